@@ -1,0 +1,29 @@
+"""What every cell provides; the model stacks cells without knowing their insides."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+State = tuple[np.ndarray, ...]  # per-layer recurrent state, each (B, H): (h,) or (h, c)
+Params = dict[str, np.ndarray]
+
+
+class Cell(Protocol):
+    name: str
+    input_size: int  # vocabulary size when one_hot, else the width of the dense input
+    hidden: int
+    one_hot: bool
+
+    def init_params(self, rs: np.random.RandomState, scale: float, dtype: np.dtype) -> Params: ...
+
+    def zero_state(self, batch: int, dtype: np.dtype) -> State: ...
+
+    def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
+        """(hs (T, B, H), cache for backward, state after the last step)."""
+        ...
+
+    def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
+        """Add parameter gradients into `grads`; return d loss / d xs for dense input."""
+        ...

@@ -1,0 +1,86 @@
+"""Reading a corpus with clear errors, the train/validation split, and batch streams."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import CharrnnError
+
+BINARY_SNIFF_BYTES = 8192
+
+
+def read_text(path: Path) -> str:
+    """A UTF-8 text file's contents, or a CharrnnError saying exactly why not."""
+    if not path.exists():
+        raise CharrnnError(f"{path}: no such file")
+    if path.is_dir():
+        raise CharrnnError(f"{path}: is a directory, not a text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CharrnnError(f"{path}: cannot read: {exc.strerror}") from None
+    if not raw:
+        raise CharrnnError(f"{path}: file is empty")
+    nul = raw.find(b"\0", 0, BINARY_SNIFF_BYTES)
+    if nul >= 0:
+        raise CharrnnError(f"{path}: looks like a binary file (NUL byte at offset {nul})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start]
+        raise CharrnnError(
+            f"{path}: not valid UTF-8 (byte 0x{bad:02x} at offset {exc.start})"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def split(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """The first (1 - val_fraction) for training, the rest held out (nanoGPT's 90/10 style)."""
+    if val_fraction <= 0:
+        return ids, ids[:0]
+    n_train = int(len(ids) * (1 - val_fraction))
+    return ids[:n_train], ids[n_train:]
+
+
+@dataclass
+class BatchStream:
+    """B cursors evenly spaced over the data, each reading its own lane of length len(data)//B.
+
+    With B=1 this is min-char-rnn's moving pointer exactly: windows start at p = 0, T, 2T, ...
+    and when p + T + 1 >= lane length the pointer (and the hidden state) go back to the start.
+    """
+
+    data: np.ndarray
+    batch: int
+    seq_length: int
+    position: int = 0  # offset within every lane; identical for all B cursors
+    fresh: bool = True  # True until the first window, as min-char-rnn's `n == 0`
+
+    def __post_init__(self) -> None:
+        self.lane = len(self.data) // self.batch
+        if self.lane < self.seq_length + 1:
+            need = (self.seq_length + 1) * self.batch
+            raise CharrnnError(
+                f"corpus too short: {len(self.data)} training characters, need at least {need} "
+                f"(batch {self.batch} x (seq_length {self.seq_length} + 1))"
+            )
+        self.starts = np.arange(self.batch) * self.lane
+
+    def next_window(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(inputs (T, B), targets (T, B), reset) where reset says the hidden state must restart."""
+        reset = self.fresh or self.position + self.seq_length + 1 >= self.lane
+        if reset:
+            self.position = 0
+            self.fresh = False
+        idx = self.starts[None, :] + self.position + np.arange(self.seq_length + 1)[:, None]
+        window = self.data[idx]
+        self.position += self.seq_length
+        return window[:-1], window[1:], reset

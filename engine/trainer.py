@@ -1,0 +1,154 @@
+"""The training loop as an object that steps: it holds every piece of state a run has."""
+
+from __future__ import annotations
+
+import math
+import time
+from array import array
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.cells.base import Params, State
+from engine.config import Config
+from engine.data import BatchStream, fingerprint, split
+from engine.errors import CharrnnError
+from engine.model import CharModel
+from engine.optim import clip_elementwise, make_optimizer
+from engine.sampling import SampleSettings, sample_text
+from engine.vocab import Vocab
+
+SMOOTHING = 0.999  # min-char-rnn: smooth_loss = 0.999 * smooth_loss + 0.001 * loss
+
+
+@dataclass(frozen=True)
+class StepResult:
+    iteration: int  # the iteration just trained, counting from 0 as min-char-rnn does
+    loss: float  # this window's loss (summed or mean, as the config says)
+    smooth_loss: float  # min-char-rnn's smoothed loss, same units as `loss`
+    nats_per_char: float  # this window's mean loss per character
+    smooth_nats_per_char: float
+    chars: int  # characters trained on in this step
+    seconds: float  # wall time this step took
+    reset: bool  # the data pointer wrapped and the hidden state restarted
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    name: str
+    fingerprint: str
+    length: int
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: Config,
+        text: str,
+        *,
+        seed: int = 0,
+        corpus_name: str = "corpus",
+        vocab: Vocab | None = None,
+    ) -> None:
+        self.config = config.validate()
+        self.vocab = vocab if vocab is not None else Vocab.from_text(text)
+        ids = self.vocab.encode(text, what=f"corpus {corpus_name!r}")
+        if len(ids) < config.seq_length + 1:
+            raise CharrnnError(
+                f"corpus {corpus_name!r} has {len(ids)} characters; training needs at least "
+                f"seq_length + 1 = {config.seq_length + 1}"
+            )
+        self.corpus = CorpusInfo(corpus_name, fingerprint(text), len(text))
+        self.train_ids, self.val_ids = split(ids, config.val_fraction)
+        self.stream = BatchStream(self.train_ids, config.batch, config.seq_length)
+        self.model = CharModel(config, len(self.vocab))
+        self.seed = seed
+        self.params: Params = self.model.init_params(seed)
+        self.optimizer = make_optimizer(config.optimizer, self.params, config.lr)
+        self.state: list[State] = self.model.zero_state(config.batch)
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+        self.iteration = 0  # the next iteration to train
+        per_char_start = -math.log(1.0 / len(self.vocab))
+        units = config.seq_length if config.loss == "sum" else 1
+        self.smooth_loss = per_char_start * units
+        self.loss_history = array("f")  # nats per character of every iteration trained
+        self.elapsed = 0.0  # seconds spent inside step()
+
+    # -- training -----------------------------------------------------------------------
+
+    @property
+    def loss_units(self) -> int:
+        """Characters per unit of `loss`: seq_length for a summed window, 1 for a mean."""
+        return self.config.seq_length if self.config.loss == "sum" else 1
+
+    def step(self) -> StepResult:
+        """Train one iteration on the next window of every stream."""
+        start = time.perf_counter()
+        inputs, targets, reset = self.stream.next_window()
+        if reset:
+            self.state = self.model.zero_state(self.config.batch)
+        fwd, grads, self.state = self.model.loss_and_grads(self.params, inputs, targets, self.state)
+        self.smooth_loss = SMOOTHING * self.smooth_loss + (1 - SMOOTHING) * fwd.loss
+        clip_elementwise(grads, self.config.clip)
+        self.optimizer.update(self.params, grads)
+        self.loss_history.append(fwd.nats_per_char)
+        result = StepResult(
+            iteration=self.iteration,
+            loss=fwd.loss,
+            smooth_loss=self.smooth_loss,
+            nats_per_char=fwd.nats_per_char,
+            smooth_nats_per_char=self.smooth_loss / self.loss_units,
+            chars=targets.size,
+            seconds=time.perf_counter() - start,
+            reset=reset,
+        )
+        self.iteration += 1
+        self.elapsed += result.seconds
+        return result
+
+    def run(self, iterations: int) -> list[StepResult]:
+        return [self.step() for _ in range(iterations)]
+
+    @property
+    def diverged(self) -> bool:
+        return not math.isfinite(self.smooth_loss)
+
+    # -- sampling -----------------------------------------------------------------------
+
+    def sample(
+        self,
+        settings: SampleSettings,
+        prime: str | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> str:
+        """Text from the model. Without a prime, it continues from where training stands
+        (stream 0's hidden state and next input, as min-char-rnn samples); with one, it starts
+        from a zero state, reads the prime, and the result begins with the prime."""
+        if prime:
+            state, first = None, None
+        else:
+            state = [tuple(a[:1].copy() for a in s) for s in self.state]
+            first = int(self.stream.data[self.stream.starts[0] + self.stream.position])
+        return sample_text(
+            self.model,
+            self.params,
+            self.vocab,
+            settings,
+            rng if rng is not None else self.rng,
+            prime=prime,
+            state=state,
+            first_id=first,
+        )
+
+    # -- summaries ----------------------------------------------------------------------
+
+    @property
+    def param_count(self) -> int:
+        return self.model.param_count(self.params)
+
+    def summary(self) -> str:
+        c = self.config
+        layers = f"{c.layers}x" if c.layers > 1 else ""
+        return (
+            f"{c.cell} {layers}{c.hidden}, {self.param_count:,} params, vocab {len(self.vocab)}"
+        )
