@@ -9,7 +9,10 @@ HERE = Path(__file__).resolve().parent
 
 # name -> (file, one-line description)
 BUNDLED: dict[str, tuple[str, str]] = {
-    "blog_sample": ("blog_sample.txt", "three lines from the min-char-rnn blog post; learnt by heart"),
+    "blog_sample": (
+        "blog_sample.txt",
+        "three lines from the min-char-rnn blog post; learnt by heart",
+    ),
     "alice": ("alice.txt", "Lewis Carroll, Alice's Adventures in Wonderland"),
     "tinyshakespeare": ("tinyshakespeare.txt", "Karpathy's 1 MB of Shakespeare's plays"),
     "kaze": ("kaze.txt", "Miyazawa Kenji, Kaze no Matasaburo (Japanese, 762 characters)"),

@@ -23,8 +23,8 @@ import numpy as np
 
 from engine.cells.base import Params
 from engine.config import Config
-from engine.model import CharModel
 from engine.errors import CharrnnError
+from engine.model import CharModel
 from engine.trainer import Trainer
 from engine.vocab import Vocab
 
@@ -190,7 +190,9 @@ def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
             f"(it lacks {missing[:40]!r}{'...' if len(missing) > 40 else ''})"
         )
     meta = ckpt.meta
-    trainer = Trainer(ckpt.config, text, seed=int(meta["seed"]), corpus_name=corpus_name, vocab=vocab)
+    trainer = Trainer(
+        ckpt.config, text, seed=int(meta["seed"]), corpus_name=corpus_name, vocab=vocab
+    )
     _copy_into(ckpt, "param/", trainer.params)
     _copy_into(ckpt, "optim/", trainer.optimizer.state)
     for i, layer_state in enumerate(trainer.state):

@@ -91,7 +91,9 @@ class CharModel:
         grads["by"] += flat.sum(0)
         dx = dlogits @ params["Why"]
         for i in range(len(self.cells) - 1, -1, -1):
-            layer_grads = {k.split(".", 1)[1]: g for k, g in grads.items() if k.startswith(f"l{i}.")}
+            layer_grads = {
+                k.split(".", 1)[1]: g for k, g in grads.items() if k.startswith(f"l{i}.")
+            }
             dx = self.cells[i].backward(self.layer_params(params, i), fwd.cache[i], dx, layer_grads)
         return grads
 

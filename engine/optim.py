@@ -21,7 +21,9 @@ class Adagrad:
 
     def __init__(self, params: Params, lr: float, eps: float = 1e-8) -> None:
         self.lr, self.eps = lr, eps
-        self.state: dict[str, np.ndarray] = {f"mem.{k}": np.zeros_like(v) for k, v in params.items()}
+        self.state: dict[str, np.ndarray] = {
+            f"mem.{k}": np.zeros_like(v) for k, v in params.items()
+        }
 
     def update(self, params: Params, grads: Params) -> None:
         for name, p in params.items():

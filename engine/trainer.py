@@ -149,6 +149,4 @@ class Trainer:
     def summary(self) -> str:
         c = self.config
         layers = f"{c.layers}x" if c.layers > 1 else ""
-        return (
-            f"{c.cell} {layers}{c.hidden}, {self.param_count:,} params, vocab {len(self.vocab)}"
-        )
+        return f"{c.cell} {layers}{c.hidden}, {self.param_count:,} params, vocab {len(self.vocab)}"

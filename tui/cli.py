@@ -148,9 +148,7 @@ def build_parser() -> Parser:
         metavar="K",
         help="sample only among the K likeliest characters (default 0: all)",
     )
-    sample.add_argument(
-        "--greedy", action="store_true", help="always take the likeliest character"
-    )
+    sample.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     sample.add_argument(
         "--prime",
         metavar="TEXT",

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 import corpora
-from engine import checkpoint, gradcheck as grad
+from engine import checkpoint
+from engine import gradcheck as grad
 from engine.config import preset
 from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, sample_text

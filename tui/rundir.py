@@ -1,0 +1,73 @@
+"""A training run's directory: checkpoints and metrics.jsonl live together.
+
+runs/<corpus>-<YYYYmmdd-HHMMSS>/
+  latest.npz      the state when the run last stopped, quit or autosaved
+  best.npz        the checkpoint with the best validation loss so far (when there is a split)
+  <name>.npz      saves the user asked for
+  metrics.jsonl   one JSON object per line: iteration, loss, chars/s, time, ...
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import CharrnnError
+
+LATEST = "latest.npz"
+BEST = "best.npz"
+METRICS = "metrics.jsonl"
+
+
+@dataclass
+class RunDir:
+    path: Path
+
+    @classmethod
+    def default_for(cls, corpus_name: str, root: Path = Path("runs")) -> RunDir:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        return cls(root / f"{corpus_name}-{stamp}")
+
+    def create(self) -> RunDir:
+        """Make the directory (and parents), or a CharrnnError saying why it can't be."""
+        if self.path.exists() and not self.path.is_dir():
+            raise CharrnnError(f"run directory {self.path}: exists and is not a directory")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CharrnnError(
+                f"run directory {self.path}: cannot create ({exc.strerror})"
+            ) from None
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise CharrnnError(f"run directory {self.path}: not writable")
+        return self
+
+    @property
+    def latest(self) -> Path:
+        return self.path / LATEST
+
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    def checkpoints(self) -> list[Path]:
+        """The .npz files here, newest first."""
+        found = [p for p in self.path.glob("*.npz") if p.is_file()]
+        return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def append_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Append one JSON line per record; a full disk must not stop training, so errors
+        are returned to the caller as OSError to report, never swallowed silently."""
+        if not records:
+            return
+        with self.metrics.open("a", encoding="utf-8") as f:
+            for record in records:
+                f.write(json.dumps(record) + "\n")
