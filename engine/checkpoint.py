@@ -123,10 +123,15 @@ def check_writable(path: Path) -> None:
         raise CharrnnError(f"{path}: is a directory; give a file name such as {path}/model.npz")
     if not parent.is_dir():
         raise CharrnnError(f"{path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CharrnnError(f"{path}: directory {parent} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise CharrnnError(f"{path}: file exists and is not writable")
+    # Permission bits don't bind root and say nothing of read-only mounts: really try.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+    except OSError as exc:
+        raise CharrnnError(f"{path}: directory {parent} is not writable ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def load(path: str | os.PathLike) -> Checkpoint:

@@ -1,0 +1,29 @@
+"""Shared fixtures: small corpora and tiny models so tests take seconds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import corpora
+from engine.config import Config, preset
+from engine.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).parent))  # for minchar_reference
+
+
+@pytest.fixture
+def blog_text() -> str:
+    return corpora.load("blog_sample")[1]
+
+
+@pytest.fixture
+def tiny_config() -> Config:
+    return preset("classic").replace(hidden=16, seq_length=8, sample_length=20)
+
+
+@pytest.fixture
+def tiny_trainer(tiny_config: Config, blog_text: str) -> Trainer:
+    return Trainer(tiny_config, blog_text, seed=3, corpus_name="blog_sample")

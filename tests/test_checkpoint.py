@@ -1,0 +1,179 @@
+"""Checkpoints: round trips, bit-exact resume, atomic writes, and every file refused."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import checkpoint
+from engine.config import Config
+from engine.errors import CharrnnError
+from engine.sampling import SampleSettings
+from engine.trainer import Trainer
+
+
+def test_round_trip_keeps_every_piece_of_state(tiny_trainer: Trainer, tmp_path: Path) -> None:
+    tiny_trainer.run(37)
+    path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    back = checkpoint.restore(checkpoint.load(path), "".join(tiny_trainer.vocab.chars), "x")
+
+    for name, value in tiny_trainer.params.items():
+        np.testing.assert_array_equal(back.params[name], value, err_msg=name)
+    for name, value in tiny_trainer.optimizer.state.items():
+        np.testing.assert_array_equal(back.optimizer.state[name], value, err_msg=name)
+    assert back.iteration == 37
+    assert back.smooth_loss == tiny_trainer.smooth_loss
+    assert list(back.loss_history) == list(tiny_trainer.loss_history)
+    assert back.config == tiny_trainer.config
+    assert back.vocab == tiny_trainer.vocab
+
+
+def test_resume_is_bit_exact(tiny_config: Config, blog_text: str, tmp_path: Path) -> None:
+    straight = Trainer(tiny_config, blog_text, seed=11)
+    straight.run(50)
+    straight_sample = straight.sample(SampleSettings(length=30))
+    straight.run(40)
+
+    first = Trainer(tiny_config, blog_text, seed=11)
+    first.run(50)
+    path = checkpoint.save(first, tmp_path / "half.npz")
+    resumed = checkpoint.restore(checkpoint.load(path), blog_text, "blog_sample")
+    resumed_sample = resumed.sample(SampleSettings(length=30))
+    resumed.run(40)
+
+    assert resumed_sample == straight_sample  # the sampling RNG resumes too
+    assert resumed.iteration == straight.iteration == 90
+    for name, value in straight.params.items():
+        assert np.array_equal(resumed.params[name], value), name
+    assert resumed.smooth_loss == straight.smooth_loss
+    assert np.array_equal(resumed.state[0][0], straight.state[0][0])
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(
+    tiny_trainer: Trainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "m.npz"
+    checkpoint.save(tiny_trainer, target)
+    before = target.read_bytes()
+    tiny_trainer.run(5)
+
+    class Boom(Exception):
+        pass
+
+    def explode(*args, **kwargs):
+        raise Boom
+
+    monkeypatch.setattr(checkpoint.np, "savez", explode)  # fail half-way through a save
+    with pytest.raises(Boom):
+        checkpoint.save(tiny_trainer, target)
+    assert target.read_bytes() == before  # the old checkpoint survives a failed save
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_checkpoint_is_plain_arrays_and_json(tiny_trainer: Trainer, tmp_path: Path) -> None:
+    path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+        meta = json.loads(npz["meta"].tobytes())
+    assert meta["format"] == "charrnn-checkpoint"
+    assert meta["format_version"] == checkpoint.FORMAT_VERSION
+    assert meta["vocab"] == tiny_trainer.vocab.chars
+    assert meta["config"]["hidden"] == 16
+
+
+# -- files that must be refused, each with its reason --------------------------------------
+
+
+def rewrite(path: Path, drop: str | None = None, meta_change: dict | None = None) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != drop}
+    if meta_change is not None:
+        meta = json.loads(arrays["meta"].tobytes())
+        for key, value in meta_change.items():
+            if value is None:
+                meta.pop(key)
+            else:
+                meta[key] = value
+        arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+@pytest.fixture
+def saved(tiny_trainer: Trainer, tmp_path: Path) -> Path:
+    return checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+
+
+def test_refuses_a_file_that_is_not_an_npz(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.npz"
+    bad.write_text("just some text\n")
+    with pytest.raises(CharrnnError, match=r"not an \.npz file"):
+        checkpoint.load(bad)
+
+
+def test_refuses_a_truncated_checkpoint(saved: Path) -> None:
+    data = saved.read_bytes()
+    saved.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CharrnnError, match="truncated or corrupt"):
+        checkpoint.load(saved)
+
+
+def test_refuses_a_checkpoint_lacking_fields(saved: Path) -> None:
+    rewrite(saved, meta_change={"vocab": None})
+    with pytest.raises(CharrnnError, match="missing vocab"):
+        checkpoint.load(saved)
+
+
+def test_refuses_a_checkpoint_lacking_arrays(saved: Path, blog_text: str) -> None:
+    rewrite(saved, drop="param/Why")
+    with pytest.raises(CharrnnError, match="param/Why"):
+        checkpoint.restore(checkpoint.load(saved), blog_text, "blog_sample")
+
+
+def test_refuses_a_newer_format_version(saved: Path) -> None:
+    rewrite(saved, meta_change={"format_version": checkpoint.FORMAT_VERSION + 1})
+    with pytest.raises(CharrnnError, match="newer charrnn"):
+        checkpoint.load(saved)
+
+
+def test_refuses_pickled_objects_without_unpickling(saved: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "unpickled"
+
+    class Evil:
+        def __reduce__(self):
+            return (marker.touch, ())
+
+    with np.load(saved, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/Why"] = np.array([Evil()], dtype=object)
+    np.savez(saved, **arrays)
+    with pytest.raises(CharrnnError, match="pickled objects"):
+        checkpoint.load(saved)
+    assert not marker.exists()
+
+
+def test_refuses_a_zip_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "other.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("hello.txt", "hi")
+    with pytest.raises(CharrnnError, match="not a charrnn checkpoint"):
+        checkpoint.load(path)
+
+
+def test_refuses_a_vocabulary_that_does_not_cover_the_corpus(saved: Path) -> None:
+    with pytest.raises(CharrnnError, match="does not cover corpus"):
+        checkpoint.restore(checkpoint.load(saved), "ZZZ new characters QQQ" * 3, "other")
+
+
+def test_resuming_on_another_corpus_restarts_its_cursor(
+    tiny_trainer: Trainer, blog_text: str, tmp_path: Path
+) -> None:
+    tiny_trainer.run(3)
+    path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    other = blog_text[::-1]  # same characters, different text
+    back = checkpoint.restore(checkpoint.load(path), other, "reversed")
+    assert back.stream.position == 0 and back.stream.fresh
+    assert back.iteration == 3

@@ -1,0 +1,281 @@
+"""The headless command line: the log, sampling, gradcheck, corpora, and every bad input."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import checkpoint
+from tui.cli import main
+
+TINY = ["--sample-every", "0"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_exit(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """As `run`, for errors argparse reports by exiting."""
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def model_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    path = tmp_path / "blog.npz"
+    status, _, _ = run(
+        capsys, "train", "blog_sample", "--headless", "--iters", "300", "--save", str(path)
+    )
+    assert status == 0
+    return path
+
+
+# -- what works --------------------------------------------------------------------------
+
+
+def test_headless_prints_min_char_rnns_log(capsys, tmp_path: Path) -> None:
+    status, out, _ = run(capsys, "train", "blog_sample", "--headless", "--iters", "201")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == "data has 58 characters, 22 unique."
+    iters = [line for line in lines if line.startswith("iter ")]
+    assert [line.split(",")[0] for line in iters] == ["iter 0", "iter 100", "iter 200"]
+    # Smoothed loss starts at -ln(1/22) * 25 = 77.27 and falls.
+    losses = [float(line.split("loss: ")[1]) for line in iters]
+    assert losses[0] == pytest.approx(77.27, abs=0.05)
+    assert losses[-1] < losses[0]
+    assert out.count("----\n ") == 3  # a sample block before iterations 0, 100 and 200
+
+
+def test_train_saves_and_resume_continues_the_count(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    run(capsys, "train", "blog_sample", "--headless", "--iters", "150", "--save", str(path), *TINY)
+    status, out, err = run(
+        capsys, "train", "blog_sample", "--headless", "--resume", str(path), "--iters", "100",
+        "--save", str(path), *TINY,
+    )  # fmt: skip
+    assert status == 0
+    assert "iter 200, loss:" in out and "iter 100," not in out
+    assert checkpoint.load(path).iteration == 250
+    assert "saved iteration 250" in err
+
+
+def test_sample_prints_the_prime_then_length_characters(capsys, model_file: Path) -> None:
+    status, out, _ = run(capsys, "sample", str(model_file), "--greedy", "--length", "0")
+    assert status == 0 and out == "\n"
+    status, out, _ = run(capsys, "sample", str(model_file), "--prime", "bye ", "--length", "12")
+    assert status == 0
+    assert out.startswith("bye ") and len(out) == len("bye ") + 12 + 1
+
+
+def test_sample_seed_repeats_and_top_k_one_is_greedy(capsys, model_file: Path) -> None:
+    a = run(capsys, "sample", str(model_file), "--seed", "4", "--length", "80")[1]
+    b = run(capsys, "sample", str(model_file), "--seed", "4", "--length", "80")[1]
+    c = run(capsys, "sample", str(model_file), "--seed", "5", "--length", "80")[1]
+    assert a == b and a != c
+    greedy = run(capsys, "sample", str(model_file), "--greedy", "--length", "40")[1]
+    top1 = run(capsys, "sample", str(model_file), "--top-k", "1", "--seed", "9", "--length", "40")
+    assert top1[1] == greedy
+
+
+def test_gradcheck_passes(capsys) -> None:
+    status, out, _ = run(capsys, "gradcheck")
+    assert status == 0
+    assert "l0.Whh" in out and "all 5 parameters agree" in out
+
+
+def test_corpora_lists_the_bundled_texts(capsys) -> None:
+    status, out, _ = run(capsys, "corpora")
+    assert status == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) == {"blog_sample", "alice", "tinyshakespeare", "kaze"}
+    assert rows["kaze"][2:4] == ["30,915", "762"]
+    assert rows["tinyshakespeare"][1] == "1,115,394"
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["gradcheck"], ["corpora"]])
+def test_every_command_has_help(capsys, command: list[str]) -> None:
+    status, out, _ = run_exit(capsys, *command, "--help")
+    assert status == 0 and "usage: charrnn" in out
+
+
+def test_a_corpus_path_works(capsys, tmp_path: Path) -> None:
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text("ünïcödé text is fine here, with more than enough characters.\n")
+    status, out, _ = run(capsys, "train", str(corpus), "--headless", "--iters", "2", *TINY)
+    assert status == 0 and "iter 0, loss:" in out
+
+
+# -- bad input: one line on stderr, exit 2, nothing trained or overwritten ----------------
+
+
+def assert_clean_error(status: int, out: str, err: str, *fragments: str) -> None:
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+    assert "iter " not in out  # nothing trained
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: d / "missing.txt", "no such file"),
+        (lambda d: d, "is a directory"),
+        (lambda d: (d / "empty.txt", (d / "empty.txt").write_text(""))[0], "file is empty"),
+        (lambda d: (d / "short.txt", (d / "short.txt").write_text("too short"))[0],
+         "needs at least seq_length + 1 = 26"),
+        (lambda d: (d / "latin1.txt", (d / "latin1.txt").write_bytes(b"caf\xe9 " * 20))[0],
+         "not valid UTF-8 (byte 0xe9 at offset 3)"),
+        (lambda d: (d / "x.bin", (d / "x.bin").write_bytes(b"\x7fELF\x02\x01\x00" + b"a" * 99))[0],
+         "binary file (NUL byte at offset 6)"),
+    ],
+    ids=["missing", "directory", "empty", "too-short", "not-utf8", "binary"],
+)  # fmt: skip
+def test_bad_corpus(capsys, tmp_path: Path, make, fragment: str) -> None:
+    status, out, err = run(capsys, "train", str(make(tmp_path)), "--headless", "--iters", "1")
+    assert_clean_error(status, out, err, fragment)
+
+
+def test_unknown_corpus_name_lists_the_bundled_ones(capsys) -> None:
+    status, out, err = run(capsys, "train", "shakespear", "--headless", "--iters", "1")
+    assert_clean_error(status, out, err, "no such file or bundled corpus", "tinyshakespeare")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--temperature", "0"], "must be a positive number (got '0')"),
+        (["--temperature", "-1"], "must be a positive number"),
+        (["--temperature", "warm"], "must be a positive number (got 'warm')"),
+        (["--temperature", "nan"], "must be a positive number"),
+        (["--iters", "-5"], "must be 0 or more (got '-5')"),
+        (["--iters", "ten"], "must be a whole number"),
+        (["--sample-every", "-1"], "must be 0 or more"),
+        (["--preset", "huge"], "invalid choice: 'huge'"),
+    ],
+)
+def test_bad_train_options(capsys, args: list[str], fragment: str) -> None:
+    status, out, err = run_exit(capsys, "train", "blog_sample", "--headless", *args)
+    assert_clean_error(status, out, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--length", "-3"], "must be 0 or more (got '-3')"),
+        (["--temperature", "0"], "must be a positive number"),
+        (["--top-k", "-1"], "must be 0 or more"),
+        (["--prime", "XYZ"], "prime text has characters outside the model's vocabulary: 'XYZ'"),
+    ],
+)
+def test_bad_sample_options(capsys, model_file: Path, args: list[str], fragment: str) -> None:
+    status, out, err = run_exit(capsys, "sample", str(model_file), *args)
+    assert_clean_error(status, out, err, fragment)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b"not a checkpoint at all", "not an .npz file"),
+        (None, "truncated or corrupt"),
+    ],
+    ids=["not-npz", "truncated"],
+)
+def test_bad_checkpoint_for_sample_and_resume(
+    capsys, model_file: Path, content: bytes | None, fragment: str
+) -> None:
+    data = model_file.read_bytes()
+    model_file.write_bytes(content if content is not None else data[: len(data) // 3])
+    for argv in (
+        ["sample", str(model_file)],
+        ["train", "blog_sample", "--headless", "--resume", str(model_file), "--iters", "1"],
+    ):
+        status, out, err = run(capsys, *argv)
+        assert_clean_error(status, out, err, fragment)
+
+
+def test_resume_with_a_vocabulary_that_does_not_cover_the_corpus(capsys, model_file: Path) -> None:
+    before = model_file.read_bytes()
+    status, out, err = run(
+        capsys, "train", "alice", "--headless", "--resume", str(model_file),
+        "--save", str(model_file), "--iters", "5",
+    )  # fmt: skip
+    assert_clean_error(status, out, err, "vocabulary does not cover corpus 'alice'")
+    assert model_file.read_bytes() == before  # nothing overwritten
+
+
+def test_save_into_a_missing_directory_fails_before_training(capsys, tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir" / "m.npz"
+    status, out, err = run(
+        capsys, "train", "blog_sample", "--headless", "--iters", "5", "--save", str(target)
+    )
+    assert_clean_error(status, out, err, "does not exist")
+    assert out == ""  # said before training started
+
+
+def test_save_into_an_unwritable_directory_fails_before_training(capsys, tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        locked = Path("/sys")  # root ignores permission bits; sysfs refuses new files anyway
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+    status, out, err = run(
+        capsys, "train", "blog_sample", "--headless", "--iters", "5",
+        "--save", str(locked / "m.npz"),
+    )  # fmt: skip
+    assert_clean_error(status, out, err, "is not writable")
+    assert out == ""
+
+
+def test_save_onto_a_directory_is_refused(capsys, tmp_path: Path) -> None:
+    status, out, err = run(
+        capsys, "train", "blog_sample", "--headless", "--iters", "5", "--save", str(tmp_path)
+    )
+    assert_clean_error(status, out, err, "is a directory")
+
+
+def test_the_installed_command_reports_errors_without_a_traceback(tmp_path: Path) -> None:
+    corpus = tmp_path / "bad.txt"
+    corpus.write_bytes(b"\xff\xfe bad bytes")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "train", str(corpus), "--headless"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.strip() == f"charrnn: error: {corpus}: not valid UTF-8 (byte 0xff at offset 0)"
+    )
+
+
+def test_ctrl_c_saves_and_exits(tmp_path: Path) -> None:
+    target = tmp_path / "interrupted.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "train", "blog_sample", "--headless",
+         "--save", str(target), "--sample-every", "0", "--log-every", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    for _ in range(50):  # wait until training is under way
+        if proc.stdout.readline().startswith("iter 20,"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted at iteration" in err and "Traceback" not in err
+    assert checkpoint.load(target).iteration > 20

@@ -1,0 +1,134 @@
+"""Engine units: vocabulary, batch streams, sampling and the trainer's bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import corpora
+from engine import gradcheck
+from engine.config import preset
+from engine.data import BatchStream
+from engine.errors import CharrnnError
+from engine.sampling import SampleSettings, next_distribution
+from engine.trainer import Trainer
+from engine.vocab import Vocab
+
+
+def test_vocab_is_sorted_and_round_trips_any_unicode() -> None:
+    _, text = corpora.load("kaze")
+    vocab = Vocab.from_text(text)
+    assert len(vocab) == 762
+    assert list(vocab.chars) == sorted(vocab.chars)
+    assert vocab.decode(vocab.encode(text[:500])) == text[:500]
+
+
+def test_japanese_corpus_trains_and_samples_in_its_own_script() -> None:
+    _, text = corpora.load("kaze")
+    trainer = Trainer(preset("classic").replace(hidden=32), text, seed=0, corpus_name="kaze")
+    trainer.run(20)
+    sample = trainer.sample(SampleSettings(length=30))
+    assert len(sample) == 30 and set(sample) <= set(text)
+
+
+def test_batch_stream_with_one_lane_is_min_char_rnns_pointer() -> None:
+    data = np.arange(60)
+    stream = BatchStream(data, batch=1, seq_length=25)
+    starts = []
+    for _ in range(5):
+        inputs, targets, reset = stream.next_window()
+        starts.append((int(inputs[0, 0]), reset))
+        assert np.array_equal(targets[:, 0], inputs[:, 0] + 1)
+    # p = 0, 25; then 50 + 25 + 1 >= 60 wraps to 0 with the hidden state reset.
+    assert starts == [(0, True), (25, False), (0, True), (25, False), (0, True)]
+
+
+def test_batch_stream_lanes_are_evenly_spaced() -> None:
+    stream = BatchStream(np.arange(1000), batch=4, seq_length=10)
+    inputs, _, _ = stream.next_window()
+    assert inputs.shape == (10, 4)
+    assert list(inputs[0]) == [0, 250, 500, 750]
+    inputs, _, _ = stream.next_window()
+    assert list(inputs[0]) == [10, 260, 510, 760]
+
+
+def test_smoothed_loss_starts_at_the_uniform_guess(tiny_trainer: Trainer) -> None:
+    start = -math.log(1 / len(tiny_trainer.vocab)) * tiny_trainer.config.seq_length
+    assert tiny_trainer.smooth_loss == pytest.approx(start)
+    result = tiny_trainer.step()
+    assert result.smooth_loss == pytest.approx(0.999 * start + 0.001 * result.loss)
+    assert result.smooth_nats_per_char == pytest.approx(result.smooth_loss / 8)
+    assert result.iteration == 0 and tiny_trainer.iteration == 1
+    assert len(tiny_trainer.loss_history) == 1
+
+
+def test_training_lowers_the_loss(tiny_trainer: Trainer) -> None:
+    results = tiny_trainer.run(400)
+    first = np.mean([r.nats_per_char for r in results[:50]])
+    last = np.mean([r.nats_per_char for r in results[-50:]])
+    assert last < first * 0.7
+
+
+def test_temperature_sharpens_or_flattens_the_distribution() -> None:
+    logits = np.array([2.0, 1.0, 0.0, -1.0])
+    cold = next_distribution(logits, SampleSettings(temperature=0.5))
+    warm = next_distribution(logits, SampleSettings(temperature=2.0))
+    plain = next_distribution(logits, SampleSettings())
+    assert cold[0] > plain[0] > warm[0]
+    assert cold.sum() == pytest.approx(1) and warm.sum() == pytest.approx(1)
+
+
+def test_top_k_keeps_only_the_likeliest() -> None:
+    probs = next_distribution(np.array([0.5, 3.0, 1.0, 2.0]), SampleSettings(top_k=2))
+    assert probs[0] == 0 and probs[2] == 0
+    assert probs[1] > probs[3] > 0
+
+
+def test_seeded_samples_repeat(tiny_trainer: Trainer) -> None:
+    tiny_trainer.run(50)
+    settings = SampleSettings(length=40)
+    a = tiny_trainer.sample(settings, rng=np.random.default_rng(1))
+    b = tiny_trainer.sample(settings, rng=np.random.default_rng(1))
+    assert a == b and len(a) == 40
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        (SampleSettings(temperature=0), "temperature must be a positive number"),
+        (SampleSettings(temperature=float("nan")), "temperature must be a positive number"),
+        (SampleSettings(length=-1), "length must be 0 or more"),
+    ],
+)
+def test_bad_sample_settings(tiny_trainer: Trainer, settings, fragment: str) -> None:
+    with pytest.raises(CharrnnError, match=fragment):
+        tiny_trainer.sample(settings)
+
+
+def test_prime_outside_the_vocabulary(tiny_trainer: Trainer) -> None:
+    with pytest.raises(CharrnnError, match="outside the model's vocabulary: 'Qz'"):
+        tiny_trainer.sample(SampleSettings(), prime="Quiz")
+
+
+def test_gradient_check_passes_for_the_classic_rnn() -> None:
+    config = preset("classic").replace(hidden=6, seq_length=5)
+    results = gradcheck.check(config)
+    assert {r.name for r in results} == {"l0.Wxh", "l0.Whh", "l0.bh", "Why", "by"}
+    assert all(r.rel_error < 1e-7 for r in results)
+
+
+def test_gradient_check_catches_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.cells import rnn
+
+    original = rnn.RNNCell.backward
+
+    def broken(self, p, cache, dhs, grads):
+        dx = original(self, p, cache, dhs, grads)
+        grads["bh"] *= 1.01  # a 1% error must be caught
+        return dx
+
+    monkeypatch.setattr(rnn.RNNCell, "backward", broken)
+    results = {r.name: r for r in gradcheck.check(preset("classic").replace(hidden=6))}
+    assert not results["l0.bh"].ok and results["l0.Whh"].ok
