@@ -90,7 +90,11 @@ def build_parser() -> Parser:
         "(default: until Ctrl-C)",
     )
     train.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed for weights and sampling (default 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="seed for weights and sampling (default 0)",
     )
     train.add_argument(
         "--save", metavar="PATH", help="write a checkpoint here at the end and on Ctrl-C"
@@ -155,7 +159,10 @@ def build_parser() -> Parser:
         help="text to read first; the output starts with it (default: start after a newline)",
     )
     sample.add_argument(
-        "--seed", type=non_negative_int, help="seed for repeatable samples (default: random)"
+        "--seed",
+        type=non_negative_int,
+        metavar="N",
+        help="seed for repeatable samples (default: random)",
     )
 
     grad = commands.add_parser(
