@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine import checkpoint
@@ -187,19 +189,36 @@ def test_bad_sample_options(capsys, model_file: Path, args: list[str], fragment:
     assert_clean_error(status, out, err, fragment)
 
 
+def truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def edit_entries(path: Path, change) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    change(arrays, meta)
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
 @pytest.mark.parametrize(
-    ("content", "fragment"),
+    ("corrupt", "fragment"),
     [
-        (b"not a checkpoint at all", "not an .npz file"),
-        (None, "truncated or corrupt"),
+        (lambda p: p.write_bytes(b"not a checkpoint at all"), "not an .npz file"),
+        (truncate, "truncated or corrupt"),
+        (lambda p: edit_entries(p, lambda a, m: m.pop("iteration")), "missing iteration"),
+        (lambda p: edit_entries(p, lambda a, m: m.update(format_version=99)), "newer charrnn"),
+        (lambda p: edit_entries(p, lambda a, m: a.update(x=np.array([{}], dtype=object))),
+         "contains pickled objects; refused"),
     ],
-    ids=["not-npz", "truncated"],
-)
+    ids=["not-npz", "truncated", "lacks-fields", "newer-version", "pickled"],
+)  # fmt: skip
 def test_bad_checkpoint_for_sample_and_resume(
-    capsys, model_file: Path, content: bytes | None, fragment: str
+    capsys, model_file: Path, corrupt, fragment: str
 ) -> None:
-    data = model_file.read_bytes()
-    model_file.write_bytes(content if content is not None else data[: len(data) // 3])
+    corrupt(model_file)
     for argv in (
         ["sample", str(model_file)],
         ["train", "blog_sample", "--headless", "--resume", str(model_file), "--iters", "1"],
