@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.errors import CharrnnError
 
-CELLS = ("rnn",)
+CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adagrad",)
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import corpora
-from engine.config import PRESETS
+from engine.config import CELLS, PRESETS
 from engine.errors import CharrnnError
 
 
@@ -164,7 +164,15 @@ def build_parser() -> Parser:
         description="Check backpropagation on a tiny model against central differences; "
         "exits 0 only if every parameter's relative error is below 1e-5.",
     )
-    grad.add_argument("--cell", default="rnn", help="cell to check (default rnn)")
+    grad.add_argument(
+        "--cell",
+        default="rnn",
+        choices=CELLS,
+        help=f"cell to check: {', '.join(CELLS)} (default rnn)",
+    )
+    grad.add_argument(
+        "--layers", type=positive_int, default=1, metavar="N", help="stacked layers (default 1)"
+    )
 
     commands.add_parser(
         "corpora",
