@@ -1,4 +1,4 @@
-"""The recurrent cells: gradients, stacking, batching, dtypes, checkpoints."""
+"""The recurrent cells: gradients, stacking, embedding, dropout, batching and dtypes."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen
 VARIANTS = {
     "one-hot": {},
     "stacked": {"layers": 2},
+    "embedding": {"embedding": 5},
+    "embedding-stacked": {"embedding": 4, "layers": 2},
+    "stacked-dropout": {"layers": 2, "dropout": 0.4},
 }
 
 
@@ -30,13 +33,14 @@ def test_gradients_match_central_differences(cell: str, variant: str) -> None:
     weights = ("Wxh", "Whh") if cell == "rnn" else ("Wx", "Wh")
     expected = {"Why", "by"} | {f"l{i}.{w}" for i in range(config.layers) for w in weights}
     assert expected <= {r.name for r in results}
+    assert ("E" in {r.name for r in results}) == bool(config.embedding)
     bad = {r.name: r.rel_error for r in results if not r.ok}
     assert not bad
 
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_batched_gradients_are_the_mean_of_single_stream_gradients(cell: str) -> None:
-    config = Config(cell=cell, hidden=5, seq_length=4, layers=2, loss="mean")
+    config = Config(cell=cell, hidden=5, seq_length=4, layers=2, embedding=3, loss="mean")
     model = CharModel(config, vocab_size=6)
     params = model.init_params(0)
     for name in params:  # larger weights than training's so the test has teeth
@@ -71,12 +75,16 @@ def test_float32_configs_stay_float32(cell: str) -> None:
         seq_length=6,
         batch=3,
         layers=2,
+        embedding=4,
+        dropout=0.2,
         dtype="float32",
         loss="mean",
     )
     trainer = Trainer(config, TEXT, seed=0)
     inputs, targets, _ = trainer.stream.next_window()
-    fwd, grads, state = trainer.model.loss_and_grads(trainer.params, inputs, targets, trainer.state)
+    fwd, grads, state = trainer.model.loss_and_grads(
+        trainer.params, inputs, targets, trainer.state, trainer.rng
+    )
     assert fwd.probs.dtype == np.float32
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
     assert {a.dtype for s in state for a in s} == {np.dtype(np.float32)}
@@ -93,7 +101,7 @@ def test_lstm_forget_gate_bias_starts_at_one() -> None:
 @pytest.mark.parametrize("cell", CELLS)
 def test_state_carries_across_windows(cell: str) -> None:
     """Two windows run one after the other give what one long window gives."""
-    model = CharModel(Config(cell=cell, hidden=5, layers=2), vocab_size=6)
+    model = CharModel(Config(cell=cell, hidden=5, layers=2, embedding=3), vocab_size=6)
     params = model.init_params(0)
     for name in params:
         params[name] *= 30
@@ -106,6 +114,21 @@ def test_state_carries_across_windows(cell: str) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+def test_dropout_only_when_training() -> None:
+    model = CharModel(Config(cell="lstm", hidden=6, layers=3, dropout=0.5), vocab_size=6)
+    params = model.init_params(0)
+    ids = np.random.RandomState(3).randint(6, size=(5, 2))
+    plain = model.run(params, ids, model.zero_state(2))[0]
+    again = model.run(params, ids, model.zero_state(2))[0]
+    np.testing.assert_array_equal(plain, again)
+    rng = np.random.default_rng(0)
+    dropped = model.run(params, ids, model.zero_state(2), rng)
+    assert not np.allclose(dropped[0], plain)
+    masks = dropped[1].masks
+    assert masks[0] is None and all(m is not None for m in masks[1:])
+    assert set(np.unique(masks[1])) == {0.0, 2.0}  # inverted: kept units scaled by 1/(1-p)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_resume_is_exact_for_every_cell(cell: str, tmp_path) -> None:
     config = Config(
@@ -114,6 +137,8 @@ def test_resume_is_exact_for_every_cell(cell: str, tmp_path) -> None:
         seq_length=6,
         batch=2,
         layers=2,
+        embedding=4,
+        dropout=0.3,
         loss="mean",
     )
     straight = Trainer(config, TEXT, seed=5)
@@ -129,7 +154,7 @@ def test_resume_is_exact_for_every_cell(cell: str, tmp_path) -> None:
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_every_cell_samples_from_a_checkpoint(cell: str, tmp_path) -> None:
-    trainer = Trainer(Config(cell=cell, hidden=8, layers=2, seq_length=6), TEXT)
+    trainer = Trainer(Config(cell=cell, hidden=8, layers=2, embedding=3, seq_length=6), TEXT)
     trainer.run(2)
     ckpt = checkpoint.load(checkpoint.save(trainer, tmp_path / "m.npz"))
     model, params = checkpoint.load_model(ckpt)
@@ -144,6 +169,9 @@ def test_every_cell_samples_from_a_checkpoint(cell: str, tmp_path) -> None:
     ("changes", "message"),
     [
         ({"cell": "transformer"}, "unknown cell 'transformer'"),
+        ({"embedding": -1}, "embedding must be 0"),
+        ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+        ({"dropout": -0.1}, "dropout must be in [0, 1)"),
     ],
 )
 def test_bad_cell_settings_are_refused(changes: dict, message: str) -> None:

@@ -47,6 +47,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def dropout_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) (got {text!r})") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) (got {text!r})")
+    return value
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="charrnn",
@@ -172,6 +182,20 @@ def build_parser() -> Parser:
     )
     grad.add_argument(
         "--layers", type=positive_int, default=1, metavar="N", help="stacked layers (default 1)"
+    )
+    grad.add_argument(
+        "--embedding",
+        type=non_negative_int,
+        default=0,
+        metavar="D",
+        help="check with a learnt input embedding of width D (default 0: one-hot input)",
+    )
+    grad.add_argument(
+        "--dropout",
+        type=dropout_rate,
+        default=0.0,
+        metavar="P",
+        help="dropout between layers, with the same masks for every evaluation (default 0)",
     )
 
     commands.add_parser(
