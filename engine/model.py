@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.cells import CELL_TYPES, Cell, State
 from engine.cells.base import Params
+from engine.cells.ops import scatter_rows
 from engine.config import Config
 
 
@@ -55,6 +56,7 @@ class CharModel:
             for i in range(config.layers)
         ]
         self._layer_keys: list[list[tuple[str, str]]] = []  # (name in cell, name in params)
+        self._rows: dict[int, np.ndarray] = {}  # arange(n), for picking each target's prob
 
     def init_params(self, seed: int) -> Params:
         rs = np.random.RandomState(seed)
@@ -113,7 +115,17 @@ class CharModel:
         return x, trace, new_state
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
-        return top @ params["Why"].T + params["by"]
+        z = top @ params["Why"].T
+        z += params["by"]
+        return z
+
+    def _target_index(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) that pick each target's entry out of (T * B, V) probabilities."""
+        n = targets.size
+        rows = self._rows.get(n)
+        if rows is None:
+            rows = self._rows[n] = np.arange(n)
+        return rows, targets.reshape(-1)
 
     def forward(
         self,
@@ -125,23 +137,22 @@ class CharModel:
     ) -> tuple[Forward, list[State]]:
         top, trace, new_state = self.run(params, inputs, state, rng)
         probs = softmax(self.logits(params, top))
-        t_idx, b_idx = np.indices(targets.shape)
-        total = -float(np.log(probs[t_idx, b_idx, targets]).sum())
+        picked = probs.reshape(-1, self.vocab_size)[self._target_index(targets)]
+        total = -float(np.log(picked).sum())
         n_chars = targets.size
         loss = total if self.config.loss == "sum" else total / n_chars
         return Forward(loss, total / n_chars, probs, trace, top), new_state
 
     def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
-        grads = {k: np.zeros_like(v) for k, v in params.items()}
+        grads = {k: np.empty_like(v) for k, v in params.items()}  # each fully written below
         dlogits = fwd.probs  # reused in place: softmax cross-entropy gradient is p - onehot
-        t_idx, b_idx = np.indices(targets.shape)
-        dlogits[t_idx, b_idx, targets] -= 1
-        if self.config.loss == "mean":
-            dlogits /= targets.size
-        h = self.config.hidden
         flat = dlogits.reshape(-1, self.vocab_size)
-        grads["Why"] += flat.T @ fwd.top.reshape(-1, h)
-        grads["by"] += flat.sum(0)
+        flat[self._target_index(targets)] -= 1
+        if self.config.loss == "mean":
+            flat /= targets.size
+        h = self.config.hidden
+        np.matmul(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
+        np.sum(flat, axis=0, out=grads["by"])
         dx = dlogits @ params["Why"]
         trace = fwd.cache
         for i in range(len(self.cells) - 1, -1, -1):
@@ -150,7 +161,8 @@ class CharModel:
             if trace.masks[i] is not None:
                 dx *= trace.masks[i]
         if self.embedding:
-            np.add.at(grads["E"], trace.inputs.reshape(-1), dx.reshape(-1, self.embedding))
+            rows = dx.reshape(-1, self.embedding)
+            scatter_rows(trace.inputs, rows, self.vocab_size, out=grads["E"])
         return grads
 
     def loss_and_grads(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import sigmoid
+from engine.cells.ops import scatter_rows, sigmoid
 
 R, Z, N = range(3)  # gate blocks along the last axis, each `hidden` wide
 
@@ -48,39 +48,39 @@ class GRUCell:
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 3, hid)  # becomes r, z, n in place
         hns = np.empty((steps, batch, hid), a.dtype)
-        hs = np.empty_like(hns)
+        hs = np.empty((steps + 1, batch, hid), a.dtype)  # hs[0] the incoming state
+        hs[0] = state[0]
         gh = np.empty((batch, 3, hid), a.dtype)
         wh, bhn = p["Wh"], p["bhn"]
-        h = h0 = state[0]
         for t in range(steps):
             at = a[t]
-            np.matmul(h, wh, out=gh.reshape(batch, 3 * hid))
+            np.matmul(hs[t], wh, out=gh.reshape(batch, 3 * hid))
             at[:, :N] += gh[:, :N]
             sigmoid(at[:, :N], out=at[:, :N])  # r, z
             np.add(gh[:, N], bhn, out=hns[t])
             at[:, N] += at[:, R] * hns[t]
             np.tanh(at[:, N], out=at[:, N])  # n
-            np.subtract(h, at[:, N], out=hs[t])  # h = n + z * (h_prev - n)
-            hs[t] *= at[:, Z]
-            h = np.add(hs[t], at[:, N], out=hs[t])
-        return hs, (xs, h0, a, hns, hs), (h.copy(),)
+            np.subtract(hs[t], at[:, N], out=hs[t + 1])  # h = n + z * (h_prev - n)
+            hs[t + 1] *= at[:, Z]
+            hs[t + 1] += at[:, N]
+        return hs[1:], (xs, a, hns, hs), (hs[-1].copy(),)
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
-        xs, h0, a, hns, hs = cache
-        steps, batch, hid = hs.shape
+        xs, a, hns, hs = cache
+        steps, batch, hid = hns.shape
         r, z, n = a[:, :, R], a[:, :, Z], a[:, :, N]
-        h_prev = np.concatenate([h0[None], hs[:-1]])
+        h_prev = hs[:-1]
         # Local derivatives that do not depend on the incoming gradient, for the whole window:
         # d a_z = dh (h_prev - n) z(1-z);  d a_n = dh (1-z)(1-n^2);  d a_r = d a_n hn r(1-r);
         # d hn = d a_n r;  and h_prev also gets dh z directly.
         k_z = (h_prev - n) * z * (1 - z)
         k_n = (1 - z) * (1 - n * n)
         k_r = hns * r * (1 - r)
-        dan = np.empty_like(hs)  # d loss / d n's pre-activation
+        dan = np.empty_like(hns)  # d loss / d n's pre-activation
         dah = np.empty_like(a)  # d loss / d gh + [0, 0, bhn]: the recurrent side's r, z, hn
-        dh_next = np.zeros_like(h0)
-        dh = np.empty_like(h0)
-        direct = np.empty_like(h0)
+        dh_next = np.zeros_like(hs[0])
+        dh = np.empty_like(hs[0])
+        direct = np.empty_like(hs[0])
         wh_t = p["Wh"].T
         for t in range(steps - 1, -1, -1):
             np.add(dhs[t], dh_next, out=dh)
@@ -92,14 +92,14 @@ class GRUCell:
             np.multiply(dh, z[t], out=direct)
             dh_next += direct
         flat_h = dah.reshape(-1, 3 * hid)
-        grads["Wh"] += h_prev.reshape(-1, hid).T @ flat_h
-        grads["bhn"] += dah[:, :, N].sum((0, 1))
+        np.matmul(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
+        np.sum(dah[:, :, N], axis=(0, 1), out=grads["bhn"])
         dax = dah  # the input side shares r and z; its n block is d a_n
         dax[:, :, N] = dan
         flat = dax.reshape(-1, 3 * hid)
-        grads["b"] += flat.sum(0)
+        np.sum(flat, axis=0, out=grads["b"])
         if self.one_hot:
-            np.add.at(grads["Wx"], xs.reshape(-1), flat)
+            scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        grads["Wx"] += xs.reshape(-1, self.input_size).T @ flat
+        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return (flat @ p["Wx"].T).reshape(steps, batch, self.input_size)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import sigmoid
+from engine.cells.ops import scatter_rows, sigmoid
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
@@ -50,29 +50,30 @@ class LSTMCell:
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 4, hid)  # becomes the gate activations in place
-        cs = np.empty((steps, batch, hid), a.dtype)
-        tanh_cs = np.empty_like(cs)
-        hs = np.empty_like(cs)
+        # hs[0], cs[0] hold the incoming state and [t + 1] step t's, so [:-1] is "previous".
+        hs = np.empty((steps + 1, batch, hid), a.dtype)
+        cs = np.empty_like(hs)
+        hs[0], cs[0] = h, c
+        tanh_cs = np.empty((steps, batch, hid), a.dtype)
         ig = np.empty((batch, hid), a.dtype)
         wh = p["Wh"]
-        h0, c0 = h, c
         for t in range(steps):
             at = a[t]
-            at += (h @ wh).reshape(batch, 4, hid)
+            at += (hs[t] @ wh).reshape(batch, 4, hid)
             sigmoid(at[:, :CAND], out=at[:, :CAND])  # o, i, f
             np.tanh(at[:, CAND], out=at[:, CAND])  # g
-            np.multiply(at[:, FORGET], c, out=cs[t])  # c = f * c_prev + i * g
+            np.multiply(at[:, FORGET], cs[t], out=cs[t + 1])  # c = f * c_prev + i * g
             np.multiply(at[:, IN], at[:, CAND], out=ig)
-            c = np.add(cs[t], ig, out=cs[t])
-            np.tanh(c, out=tanh_cs[t])  # h = o * tanh(c)
-            h = np.multiply(at[:, OUT], tanh_cs[t], out=hs[t])
-        return hs, (xs, h0, c0, a, cs, tanh_cs, hs), (h.copy(), c.copy())
+            cs[t + 1] += ig
+            np.tanh(cs[t + 1], out=tanh_cs[t])  # h = o * tanh(c)
+            np.multiply(at[:, OUT], tanh_cs[t], out=hs[t + 1])
+        return hs[1:], (xs, a, cs, tanh_cs, hs), (hs[-1].copy(), cs[-1].copy())
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
-        xs, h0, c0, a, cs, tanh_cs, hs = cache
-        steps, batch, hid = hs.shape
+        xs, a, cs, tanh_cs, hs = cache
+        steps, batch, hid = tanh_cs.shape
         o, i, f, g = a[:, :, OUT], a[:, :, IN], a[:, :, FORGET], a[:, :, CAND]
-        c_prev = np.concatenate([c0[None], cs[:-1]])
+        c_prev = cs[:-1]
         # Local derivatives that do not depend on the incoming gradient, for the whole window:
         # d a_o = dh * tanh(c) o(1-o);  dc = dc_next + dh * o (1 - tanh(c)^2);
         # d a_[i, f, g] = dc * [g i(1-i), c_prev f(1-f), i (1-g^2)].
@@ -83,10 +84,10 @@ class LSTMCell:
         np.multiply(c_prev * f, 1 - f, out=k_ifg[:, :, 1])
         np.multiply(i, 1 - g * g, out=k_ifg[:, :, 2])
         da = np.empty_like(a)  # d loss / d gate pre-activations
-        dh_next = np.zeros_like(h0)
-        dc_next = np.zeros_like(c0)
-        dh = np.empty_like(h0)
-        dc = np.empty_like(c0)
+        dh_next = np.zeros_like(hs[0])
+        dc_next = np.zeros_like(cs[0])
+        dh = np.empty_like(hs[0])
+        dc = np.empty_like(cs[0])
         wh_t = p["Wh"].T
         for t in range(steps - 1, -1, -1):
             np.add(dhs[t], dh_next, out=dh)
@@ -96,12 +97,11 @@ class LSTMCell:
             np.multiply(k_ifg[t], dc[:, None], out=da[t, :, IN:])
             np.multiply(dc, f[t], out=dc_next)
             np.matmul(da[t].reshape(batch, 4 * hid), wh_t, out=dh_next)
-        h_prev = np.concatenate([h0[None], hs[:-1]])
         flat = da.reshape(-1, 4 * hid)
-        grads["Wh"] += h_prev.reshape(-1, hid).T @ flat
-        grads["b"] += flat.sum(0)
+        np.matmul(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
+        np.sum(flat, axis=0, out=grads["b"])
         if self.one_hot:
-            np.add.at(grads["Wx"], xs.reshape(-1), flat)
+            scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        grads["Wx"] += xs.reshape(-1, self.input_size).T @ flat
+        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return (flat @ p["Wx"].T).reshape(steps, batch, self.input_size)

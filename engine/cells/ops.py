@@ -1,4 +1,4 @@
-"""Element-wise helpers shared by the gated cells."""
+"""Element-wise and indexing helpers shared by the cells and the model."""
 
 from __future__ import annotations
 
@@ -13,3 +13,17 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     out *= 0.5
     out += 0.5
     return out
+
+
+def one_hot(ids: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
+    """(N, size) rows with a single 1 at each id."""
+    flat = ids.reshape(-1)
+    rows = np.zeros((flat.size, size), dtype)
+    rows[np.arange(flat.size), flat] = 1
+    return rows
+
+
+def scatter_rows(ids: np.ndarray, rows: np.ndarray, size: int, out: np.ndarray) -> np.ndarray:
+    """out[v] = sum of rows[n] over n with ids[n] == v, for v < size: the gradient of a row
+    lookup table[ids]. A one-hot matrix product, because np.add.at is 5-20 times slower."""
+    return np.matmul(one_hot(ids, size, rows.dtype).T, rows, out=out)
