@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import one_hot
+from engine.cells.ops import dot_last, one_hot
 
 
 class RNNCell:
@@ -37,15 +37,17 @@ class RNNCell:
         if self.one_hot:
             pre = p["Wxh"].T[xs]
         else:
-            pre = xs @ p["Wxh"].T
+            pre = dot_last(xs, p["Wxh"].T)
         pre += p["bh"]
         whh_t = p["Whh"].T
         # hs[0] is the incoming state, hs[t + 1] the output of step t: h_prev is then a view.
         hs = np.empty((len(pre) + 1, *pre.shape[1:]), pre.dtype)
         hs[0] = state[0]
+        # np.dot rather than @: for one row, matmul's dispatch costs more than the product.
         for t in range(len(pre)):
-            pre[t] += hs[t] @ whh_t
-            np.tanh(pre[t], out=hs[t + 1])
+            h = np.dot(hs[t], whh_t, out=hs[t + 1])
+            h += pre[t]
+            np.tanh(h, out=h)
         return hs[1:], (xs, hs), (hs[-1].copy(),)
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
@@ -58,7 +60,7 @@ class RNNCell:
             if t < len(draw) - 1:
                 dhs[t] += dh_next  # dh = dy-path + dhnext
             draw[t] *= dhs[t]  # dhraw = (1 - h^2) * dh
-            np.matmul(draw[t], whh, out=dh_next)  # dhnext = Whh^T dhraw
+            np.dot(draw[t], whh, out=dh_next)  # dhnext = Whh^T dhraw
         flat = draw.reshape(-1, self.hidden)
         np.matmul(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
         np.sum(flat, axis=0, out=grads["bh"])
@@ -66,4 +68,4 @@ class RNNCell:
             np.matmul(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
             return None
         np.matmul(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
-        return draw @ p["Wxh"]
+        return dot_last(draw, p["Wxh"])
