@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.cells import CELL_TYPES, Cell, State
 from engine.cells.base import Params
-from engine.cells.ops import dot_last, scatter_rows
+from engine.cells.ops import dot_last, scatter_rows, sum_rows
 from engine.config import Config
 
 
@@ -152,7 +152,7 @@ class CharModel:
             flat /= targets.size
         h = self.config.hidden
         np.dot(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
-        np.sum(flat, axis=0, out=grads["by"])
+        sum_rows(flat, out=grads["by"])
         dx = dot_last(dlogits, params["Why"])
         trace = fwd.cache
         for i in range(len(self.cells) - 1, -1, -1):

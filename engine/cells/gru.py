@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, scatter_rows, sigmoid
+from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
 
 R, Z, N = range(3)  # gate blocks along the last axis, each `hidden` wide
 
@@ -92,14 +92,14 @@ class GRUCell:
             np.multiply(dh, z[t], out=direct)
             dh_next += direct
         flat_h = dah.reshape(-1, 3 * hid)
-        np.matmul(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
+        np.dot(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
         np.sum(dah[:, :, N], axis=(0, 1), out=grads["bhn"])
         dax = dah  # the input side shares r and z; its n block is d a_n
         dax[:, :, N] = dan
         flat = dax.reshape(-1, 3 * hid)
-        np.sum(flat, axis=0, out=grads["b"])
+        sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
+        np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)

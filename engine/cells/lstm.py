@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, scatter_rows, sigmoid
+from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
@@ -99,10 +99,10 @@ class LSTMCell:
             np.multiply(dc, f[t], out=dc_next)
             np.dot(da[t].reshape(batch, 4 * hid), wh_t, out=dh_next)
         flat = da.reshape(-1, 4 * hid)
-        np.matmul(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
-        np.sum(flat, axis=0, out=grads["b"])
+        np.dot(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
+        sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
+        np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)

@@ -33,3 +33,16 @@ def dot_last(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """x (..., D) times w (D, K) as one 2-D BLAS product: np.dot on 3-D arrays does not use
     BLAS, and matmul loops over the leading axes, one small product each."""
     return np.dot(x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
+
+
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
+def sum_rows(rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """rows (N, K) summed over N into out (K,): a BLAS product with ones, several times
+    faster than np.sum(axis=0) for the small windows of B=1 training."""
+    key = (len(rows), rows.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones(len(rows), rows.dtype)
+    return np.dot(ones, rows, out=out)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, one_hot
+from engine.cells.ops import dot_last, one_hot, sum_rows
 
 
 class RNNCell:
@@ -62,10 +62,10 @@ class RNNCell:
             draw[t] *= dhs[t]  # dhraw = (1 - h^2) * dh
             np.dot(draw[t], whh, out=dh_next)  # dhnext = Whh^T dhraw
         flat = draw.reshape(-1, self.hidden)
-        np.matmul(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
-        np.sum(flat, axis=0, out=grads["bh"])
+        np.dot(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
+        sum_rows(flat, out=grads["bh"])
         if self.one_hot:
-            np.matmul(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
+            np.dot(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
             return None
-        np.matmul(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
+        np.dot(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
         return dot_last(draw, p["Wxh"])
