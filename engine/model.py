@@ -136,11 +136,14 @@ class CharModel:
         rng: np.random.Generator | None = None,
     ) -> tuple[Forward, list[State]]:
         top, trace, new_state = self.run(params, inputs, state, rng)
-        probs = softmax(self.logits(params, top))
-        picked = probs.reshape(-1, self.vocab_size)[self._target_index(targets)]
-        total = -float(np.log(picked).sum())
+        # The output layer and softmax for the whole window at once, on (T * B, V) rows.
+        z = np.dot(top.reshape(-1, top.shape[-1]), params["Why"].T)
+        z += params["by"]
+        probs = softmax(z)
+        total = -float(np.add.reduce(np.log(probs[self._target_index(targets)])))
         n_chars = targets.size
         loss = total if self.config.loss == "sum" else total / n_chars
+        probs = probs.reshape(*targets.shape, self.vocab_size)
         return Forward(loss, total / n_chars, probs, trace, top), new_state
 
     def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
@@ -188,7 +191,8 @@ def dropout_mask(
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Along the last axis; max-subtracted so exp never overflows. Overwrites `logits`."""
-    logits -= logits.max(axis=-1, keepdims=True)
+    axis = logits.ndim - 1  # ufunc reductions: the ndarray methods add a Python layer
+    logits -= np.maximum.reduce(logits, axis=axis, keepdims=True)
     np.exp(logits, out=logits)
-    logits /= logits.sum(axis=-1, keepdims=True)
+    logits /= np.add.reduce(logits, axis=axis, keepdims=True)
     return logits
