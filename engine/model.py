@@ -101,7 +101,7 @@ class CharModel:
     ) -> tuple[np.ndarray, Trace, list[State]]:
         """Hidden outputs of the top layer for ids (T, B), a trace for backward, the new
         states. Dropout applies only when `rng` is given (training) and the config has it."""
-        x = params["E"][inputs] if self.embedding else inputs
+        x = params["E"].take(inputs, axis=0) if self.embedding else inputs
         trace, new_state = Trace(inputs, []), []
         for i, cell in enumerate(self.cells):
             mask = None

@@ -43,7 +43,7 @@ class GRUCell:
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
+        a = p["Wx"].take(xs, axis=0) if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 3, hid)  # becomes r, z, n in place

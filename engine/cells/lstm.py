@@ -46,7 +46,7 @@ class LSTMCell:
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         h, c = state
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
+        a = p["Wx"].take(xs, axis=0) if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 4, hid)  # becomes the gate activations in place
