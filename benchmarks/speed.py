@@ -156,6 +156,8 @@ def worker(args: argparse.Namespace) -> int:
         entry: dict = {
             "target": target,
             "threads": args.threads,
+            "numpy": np.__version__,
+            "torch": torch.__version__ if torch is not None else None,
             "config": {
                 k: getattr(config, k)
                 for k in ("cell", "hidden", "batch", "seq_length", "dtype", "optimizer", "loss")
