@@ -15,12 +15,17 @@ def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+_EYES: dict[tuple[int, np.dtype], np.ndarray] = {}
+
+
 def one_hot(ids: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
-    """(N, size) rows with a single 1 at each id."""
-    flat = ids.reshape(-1)
-    rows = np.zeros((flat.size, size), dtype)
-    rows[np.arange(flat.size), flat] = 1
-    return rows
+    """(N, size) rows with a single 1 at each id: rows of a cached identity matrix, one call
+    where zeros-then-scatter takes three."""
+    key = (size, np.dtype(dtype))
+    eye = _EYES.get(key)
+    if eye is None:
+        eye = _EYES[key] = np.eye(size, dtype=dtype)
+    return eye.take(ids.reshape(-1), axis=0)
 
 
 def scatter_rows(ids: np.ndarray, rows: np.ndarray, size: int, out: np.ndarray) -> np.ndarray:
