@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.errors import CharrnnError
 
-CELLS = ("rnn",)
+CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adagrad",)
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
@@ -19,6 +19,8 @@ class Config:
     cell: str = "rnn"
     hidden: int = 100
     layers: int = 1
+    embedding: int = 0  # width of a learnt input embedding; 0 feeds one-hot ids (classic)
+    dropout: float = 0.0  # inverted dropout between stacked layers, training only
     seq_length: int = 25
     batch: int = 1
     lr: float = 0.1
@@ -54,6 +56,10 @@ class Config:
             raise CharrnnError(f"clip must be 0 (off) or positive (got {self.clip})")
         if not 0 <= self.val_fraction < 1:
             raise CharrnnError(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
+        if self.embedding < 0:
+            raise CharrnnError(f"embedding must be 0 (one-hot) or more (got {self.embedding})")
+        if not 0 <= self.dropout < 1:
+            raise CharrnnError(f"dropout must be in [0, 1) (got {self.dropout})")
         return self
 
     def to_dict(self) -> dict[str, Any]:
