@@ -1,0 +1,65 @@
+"""The loss panel: a scrolling sparkline of recent loss and the figures that matter."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from statistics import fmean
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+WINDOW = 300  # points kept; the oldest drops off the left (Sparkline would squash them all)
+LN2 = math.log(2)
+
+
+class LossPanel(Vertical):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.points: deque[float] = deque(maxlen=WINDOW)
+        self.smooth: float | None = None
+        self.best: float | None = None
+        self.val_loss: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Sparkline([], summary_function=fmean, id="sparkline")
+        yield Static("", id="loss-figures")
+
+    def reset(self, history: list[float], smooth: float) -> None:
+        """Start over from a model's history (on start, and when a checkpoint is loaded)."""
+        self.points.clear()
+        self.points.extend(x for x in history if math.isfinite(x))
+        self.best = smooth if math.isfinite(smooth) else None
+        self.smooth = smooth if math.isfinite(smooth) else None
+        self.val_loss = None
+        self._redraw()
+
+    def add(self, losses: list[float], smooth: float, val_loss: float | None = None) -> None:
+        """One point per batch of steps: their mean. Non-finite values never get in."""
+        finite = [x for x in losses if math.isfinite(x)]
+        if finite:
+            self.points.append(fmean(finite))
+        if math.isfinite(smooth):
+            self.smooth = smooth
+            self.best = smooth if self.best is None else min(self.best, smooth)
+        if val_loss is not None and math.isfinite(val_loss):
+            self.val_loss = val_loss
+        self._redraw()
+
+    def _redraw(self) -> None:
+        # A new list each time: reactives compare by value, so an in-place change would not draw.
+        self.query_one(Sparkline).data = list(self.points)
+        self.query_one("#loss-figures", Static).update(self.figures())
+
+    def figures(self) -> str:
+        if self.smooth is None:
+            return "loss —"
+        parts = [f"loss {self.smooth:.4f} nats/char ({self.smooth / LN2:.3f} bits)"]
+        if self.val_loss is not None:
+            parts.append(f"val {self.val_loss:.4f}")
+        if self.best is not None:
+            parts.append(f"best {self.best:.4f}")
+        if self.points:
+            parts.append(f"scale {min(self.points):.2f}–{max(self.points):.2f}")
+        return "  ".join(parts)
