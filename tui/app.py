@@ -108,31 +108,18 @@ class ConsoleApp(App[int]):
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        loss = LossPanel(id="loss")
-        loss.border_title = "loss per character"
-        yield loss
-        samples = SamplesPanel(id="samples")
-        samples.border_title = "samples"
-        yield samples
-        yield StatusLine(id="status")
-        yield MessageLine(id="message")
+        # Kept as attributes: App.query_one looks at the active screen, which may be a dialog.
+        self.loss_panel = LossPanel(id="loss")
+        self.loss_panel.border_title = "loss per character"
+        self.samples = SamplesPanel(id="samples")
+        self.samples.border_title = "samples"
+        self.status = StatusLine(id="status")
+        self.message_line = MessageLine(id="message")
+        yield self.loss_panel
+        yield self.samples
+        yield self.status
+        yield self.message_line
         yield Footer()
-
-    @property
-    def status(self) -> StatusLine:
-        return self.query_one(StatusLine)
-
-    @property
-    def message_line(self) -> MessageLine:
-        return self.query_one(MessageLine)
-
-    @property
-    def samples(self) -> SamplesPanel:
-        return self.query_one(SamplesPanel)
-
-    @property
-    def loss_panel(self) -> LossPanel:
-        return self.query_one(LossPanel)
 
     def on_mount(self) -> None:
         info = self.session.info()  # before the worker starts: the only time the UI reads it

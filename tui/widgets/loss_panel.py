@@ -23,8 +23,10 @@ class LossPanel(Vertical):
         self.val_loss: float | None = None
 
     def compose(self) -> ComposeResult:
-        yield Sparkline([], summary_function=fmean, id="sparkline")
-        yield Static("", id="loss-figures")
+        self.sparkline = Sparkline([], summary_function=fmean, id="sparkline")
+        self.figures_line = Static("", id="loss-figures")
+        yield self.sparkline
+        yield self.figures_line
 
     def reset(self, history: list[float], smooth: float) -> None:
         """Start over from a model's history (on start, and when a checkpoint is loaded)."""
@@ -49,8 +51,8 @@ class LossPanel(Vertical):
 
     def _redraw(self) -> None:
         # A new list each time: reactives compare by value, so an in-place change would not draw.
-        self.query_one(Sparkline).data = list(self.points)
-        self.query_one("#loss-figures", Static).update(self.figures())
+        self.sparkline.data = list(self.points)
+        self.figures_line.update(self.figures())
 
     def figures(self) -> str:
         if self.smooth is None:
