@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -41,6 +42,7 @@ from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
 
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)
+GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
 QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
 
 
@@ -135,6 +137,11 @@ class ConsoleApp(App[int]):
             for signum in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(signum, self._on_signal, signum)
         self.worker = self.run_worker(self._train, thread=True, name="training", group="training")
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self.session.give_way(GIVE_WAY_SECONDS)
+        await super().on_event(event)
 
     def _train(self) -> ExitReport:
         worker = get_current_worker()
