@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -44,6 +47,7 @@ TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)
 GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
 QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
+EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
 
 
 class ConsoleApp(App[int]):
@@ -259,11 +263,21 @@ class ConsoleApp(App[int]):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.005)
-        self.exit(128 + self.exit_signal if self.exit_signal else 0)
+        self.exit(return_code=128 + self.exit_signal if self.exit_signal else 0)
 
     def _on_signal(self, signum: int) -> None:
         self.exit_signal = signum
+        threading.Thread(target=self._exit_after_save, args=(signum,), daemon=True).start()
         self.call_later(self.action_quit)
+
+    def _exit_after_save(self, signum: int) -> None:
+        """After a hang-up the terminal is gone and Textual's shutdown can block on it forever.
+        Once the worker has saved the state (or failed to), leave for certain."""
+        deadline = time.monotonic() + QUIT_TIMEOUT
+        while self.session.exit_report is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(EXIT_GRACE)  # time for a normal exit that restores the terminal
+        os._exit(128 + signum)
 
     # -- palette and help -------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ class LossPanel(Vertical):
     def figures(self) -> str:
         if self.smooth is None:
             return "loss —"
-        parts = [f"loss {self.smooth:.4f} nats/char ({self.smooth / LN2:.3f} bits)"]
+        parts = [f"smoothed {self.smooth:.4f} nats/char ({self.smooth / LN2:.3f} bits)"]
         if self.val_loss is not None:
             parts.append(f"val {self.val_loss:.4f}")
         if self.best is not None:
