@@ -19,7 +19,7 @@ from tui import cli
 from tui.messages import Progress, SampleReady, Saved
 from tui.rundir import RunDir
 from tui.session import Pause, Sample, Session, SessionSettings, Stop
-from tui.widgets.loss_panel import WINDOW
+from tui.widgets.loss_panel import PLOT_INTERVAL, WINDOW
 
 
 def run_session(tmp_path, seconds: float, **settings):
@@ -160,6 +160,7 @@ async def test_sparkline_keeps_a_bounded_window_of_finite_points(tmp_path):
         before = panel.sparkline.data
         for i in range(WINDOW + 50):
             panel.add([3.0 - i / 1000, float("nan")], 2.0 - i / 1000)
+        await asyncio.sleep(PLOT_INTERVAL)  # the plot redraws at most this often
         panel.add([float("inf")], float("nan"))
         await pilot.pause()
         data = panel.sparkline.data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -73,6 +74,21 @@ def wait_screen(tmux, text: str, timeout: float = 30.0) -> str:
         time.sleep(0.1)
 
 
+def wait_iteration(tmux, at_least: int, timeout: float = 30.0) -> str:
+    """Wait until the status line's iteration counter reaches `at_least`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = screen(tmux)
+        found = (
+            re.search(r"iter ([\d,]+) ", shown.split("running")[-1]) if "running" in shown else None
+        )
+        if found and int(found.group(1).replace(",", "")) >= at_least:
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"iteration {at_least} never reached; the screen shows:\n{shown}")
+        time.sleep(0.1)
+
+
 def wait_until(predicate, what: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -92,8 +108,8 @@ def alive(pid: int) -> bool:
 def test_console_keys_save_and_quit_in_tmux(tmux, tmp_path):
     run = tmp_path / "run"
     start(tmux, tmp_path, f"train --run-dir {run}")
-    wait_screen(tmux, "── iter 100 ·")  # samples are arriving
-    shown = screen(tmux)
+    wait_screen(tmux, "── iter ")  # samples are arriving
+    shown = wait_iteration(tmux, 101)
     assert "▶ running" in shown and "tinyshakespeare" in shown and "rnn 100" in shown
 
     tmux("send-keys", "-t", "e2e", "space")
@@ -120,7 +136,8 @@ def test_console_keys_save_and_quit_in_tmux(tmux, tmp_path):
 def test_sighup_saves_a_resumable_state(tmux, tmp_path):
     run = tmp_path / "run"
     start(tmux, tmp_path, f"train --run-dir {run} --autosave-minutes 0")
-    wait_screen(tmux, "── iter 200 ·")
+    wait_screen(tmux, "── iter ")
+    wait_iteration(tmux, 200)
     pid = charrnn_pid(run)
     tmux("kill-session", "-t", "e2e")  # what an SSH drop does: the terminal hangs up
     wait_until(lambda: not alive(pid), "charrnn to exit after SIGHUP", timeout=15)
@@ -142,7 +159,8 @@ def test_sighup_saves_a_resumable_state(tmux, tmp_path):
 def test_sigterm_saves_too(tmux, tmp_path):
     run = tmp_path / "run"
     start(tmux, tmp_path, f"train blog_sample --run-dir {run}")
-    wait_screen(tmux, "── iter 100 ·")
+    wait_screen(tmux, "── iter ")
+    wait_iteration(tmux, 100)
     pid = charrnn_pid(run)
     os.kill(pid, signal.SIGTERM)
     shown = wait_screen(tmux, "EXIT=", timeout=15)

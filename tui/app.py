@@ -46,6 +46,9 @@ from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)
 GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
+# Progress reports a second: the counter still looks live, and the UI thread's share of the
+# interpreter (which it takes from training) stays small. --fps below 5 slows them further.
+REPORT_INTERVAL = 0.2
 QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
 EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
 
@@ -166,9 +169,12 @@ class ConsoleApp(App[int]):
         status.chars_per_s = msg.chars_per_s
         status.elapsed = msg.elapsed
         self.loss_panel.add(msg.losses, msg.smooth_loss, msg.val_loss)
+        self.samples.flush_if_due()
 
     def on_sample_ready(self, msg: SampleReady) -> None:
         self.samples.add_sample(msg.iteration, msg.temperature, msg.loss, msg.text, msg.prime)
+        if msg.requested or self.paused:
+            self.samples.flush()  # asked for now: show it now, not with the next report
 
     def on_notice(self, msg: Notice) -> None:
         self.message_line.show(msg.text, msg.severity)
@@ -306,7 +312,7 @@ def run_console(trainer: Trainer, args: argparse.Namespace) -> int:
         temperature=args.temperature,
         sample_every=trainer.config.sample_every,
         sample_length=trainer.config.sample_length,
-        report_interval=max(0.1, 1.0 / fps),
+        report_interval=max(REPORT_INTERVAL, 1.0 / fps),
         autosave_seconds=args.autosave_minutes * 60.0,
         pause_at=None if args.iters is None else trainer.iteration + args.iters,
     )

@@ -47,9 +47,16 @@ class Progress(SessionMessage):
 
 class SampleReady(SessionMessage):
     def __init__(
-        self, iteration: int, temperature: float, loss: float, text: str, prime: str = ""
+        self,
+        iteration: int,
+        temperature: float,
+        loss: float,
+        text: str,
+        prime: str = "",
+        requested: bool = False,
     ) -> None:
         super().__init__()
+        self.requested = requested  # asked for by a key, not a periodic sample
         self.iteration = iteration
         self.temperature = temperature
         self.loss = loss

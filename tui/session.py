@@ -85,7 +85,7 @@ class SessionSettings:
     temperature: float = 1.0
     sample_every: int = 100  # 0: only on request
     sample_length: int = 200
-    report_interval: float = 0.1  # seconds between Progress messages (<= 10 a second)
+    report_interval: float = 0.2  # seconds between Progress messages (5 a second)
     autosave_seconds: float = 300.0  # 0: never
     metrics_every: int = 100  # iterations between metrics.jsonl records
     start_paused: bool = False
@@ -141,6 +141,7 @@ class Session:
         self._last_sampled = -1
         self._pending: list[float] = []
         self._pending_chars = 0
+        self._pending_samples: list[SampleReady] = []
         self._metrics: list[dict[str, float]] = []
         self._metrics_broken = False
         self._give_way_until = 0.0
@@ -198,7 +199,7 @@ class Session:
         every = self.settings.sample_every
         if every and n % every == 0 and n != self._last_sampled:
             self._last_sampled = n
-            self._sample(self.settings.sample_length, "")
+            self._sample(self.settings.sample_length, "", requested=False)
         if n == self.settings.pause_at:
             self.settings.pause_at = None  # once: space resumes past it
             self._set_paused(True)
@@ -247,7 +248,7 @@ class Session:
         elif isinstance(command, SetTemperature):
             self.temperature = command.value
         elif isinstance(command, Sample):
-            self._sample(command.length, command.prime)
+            self._sample(command.length, command.prime, requested=True)
         elif isinstance(command, Save):
             self._save(command.path, "save")
         elif isinstance(command, Load):
@@ -268,6 +269,9 @@ class Session:
         self.post(PausedChanged(paused, self.trainer.iteration))
 
     def _report(self, now: float) -> None:
+        for sample in self._pending_samples:
+            self.post(sample)
+        self._pending_samples = []
         if self._pending:
             seconds = max(now - self._last_report, 1e-9)
             self.post(
@@ -286,7 +290,7 @@ class Session:
 
     # -- sampling, saving, loading -----------------------------------------------------------
 
-    def _sample(self, length: int, prime: str) -> None:
+    def _sample(self, length: int, prime: str, requested: bool) -> None:
         trainer = self.trainer
         settings = SampleSettings(length=length, temperature=self.temperature)
         try:
@@ -295,7 +299,11 @@ class Session:
             self.post(Notice(str(exc), "error"))
             return
         loss = trainer.smooth_loss / trainer.loss_units
-        self.post(SampleReady(trainer.iteration, self.temperature, loss, text, prime))
+        sample = SampleReady(trainer.iteration, self.temperature, loss, text, prime, requested)
+        if requested:
+            self.post(sample)
+        else:
+            self._pending_samples.append(sample)  # posted with the next report: one wake-up
 
     def _save(self, path: Path, reason: str) -> bool:
         if self.trainer.diverged:

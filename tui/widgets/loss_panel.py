@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from statistics import fmean
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Sparkline
 
 WINDOW = 300  # points kept; the oldest drops off the left (Sparkline would squash them all)
+PLOT_INTERVAL = (
+    0.5  # seconds between sparkline redraws: drawing it is the costliest thing on screen
+)
 LN2 = math.log(2)
+
+
+class Figures(Widget):
+    """One line of numbers. Not a Static: Static.update() re-lays-out the whole screen,
+    ten times a second; a reactive that only repaints this line costs far less."""
+
+    text = reactive("")
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")
 
 
 class LossPanel(Vertical):
@@ -21,10 +38,11 @@ class LossPanel(Vertical):
         self.smooth: float | None = None
         self.best: float | None = None
         self.val_loss: float | None = None
+        self._plotted_at = 0.0
 
     def compose(self) -> ComposeResult:
         self.sparkline = Sparkline([], summary_function=fmean, id="sparkline")
-        self.figures_line = Static("", id="loss-figures")
+        self.figures_line = Figures(id="loss-figures")
         yield self.sparkline
         yield self.figures_line
 
@@ -47,12 +65,20 @@ class LossPanel(Vertical):
             self.best = smooth if self.best is None else min(self.best, smooth)
         if val_loss is not None and math.isfinite(val_loss):
             self.val_loss = val_loss
-        self._redraw()
+        # The figures change with every report; the plot redraws at most every PLOT_INTERVAL,
+        # which the eye cannot tell apart and which keeps the UI thread's share small.
+        if time.monotonic() - self._plotted_at >= PLOT_INTERVAL:
+            self._plot()
+        self.figures_line.text = self.figures()
 
     def _redraw(self) -> None:
+        self._plot()
+        self.figures_line.text = self.figures()
+
+    def _plot(self) -> None:
+        self._plotted_at = time.monotonic()
         # A new list each time: reactives compare by value, so an in-place change would not draw.
         self.sparkline.data = list(self.points)
-        self.figures_line.update(self.figures())
 
     def figures(self) -> str:
         if self.smooth is None:
