@@ -48,7 +48,7 @@ TEMPERATURE_RANGE = (0.1, 3.0)
 GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
 # Progress reports a second: the counter still looks live, and the UI thread's share of the
 # interpreter (which it takes from training) stays small. --fps below 5 slows them further.
-REPORT_INTERVAL = 0.2
+REPORT_INTERVAL = 0.25
 QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
 EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
 

@@ -85,7 +85,7 @@ class SessionSettings:
     temperature: float = 1.0
     sample_every: int = 100  # 0: only on request
     sample_length: int = 200
-    report_interval: float = 0.2  # seconds between Progress messages (5 a second)
+    report_interval: float = 0.25  # seconds between Progress messages (4 a second)
     autosave_seconds: float = 300.0  # 0: never
     metrics_every: int = 100  # iterations between metrics.jsonl records
     start_paused: bool = False

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 MAX_LINES = 5000  # bounded memory over a long run; old samples fall off the top
-FLUSH_INTERVAL = 0.5  # seconds: samples arriving faster than this are written together
+FLUSH_INTERVAL = 1.0  # seconds: samples arriving faster than this are written together
 
 
 class SamplesPanel(RichLog):
