@@ -28,6 +28,7 @@ from engine.trainer import Trainer
 from tui.messages import Loaded, Notice, PausedChanged, Progress, SampleReady, Saved
 from tui.rundir import RunDir
 from tui.screens import HelpScreen, LoadDialog, PrimeDialog, SaveDialog
+from tui.screens.help import key_label
 from tui.session import (
     ExitReport,
     Load,
@@ -46,8 +47,8 @@ from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)
 GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
-# Progress reports a second: the counter still looks live, and the UI thread's share of the
-# interpreter (which it takes from training) stays small. --fps below 5 slows them further.
+# Seconds between progress reports (4 a second): the counter still looks live, and the UI
+# thread's share of the interpreter (which it takes from training) stays small.
 REPORT_INTERVAL = 0.25
 QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
 EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
@@ -293,7 +294,7 @@ class ConsoleApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for binding in self.key_bindings():
             title = binding.tooltip or binding.description
-            key = binding.key_display or binding.key
+            key = key_label(binding)
             yield SystemCommand(
                 title, f"key: {key}", lambda action=binding.action: self.run_action(action)
             )

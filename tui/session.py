@@ -186,6 +186,8 @@ class Session:
                     continue
                 if time.perf_counter() < self._give_way_until:
                     time.sleep(GIVE_WAY_NAP)
+                    # Not training time: keep it out of the chars/s shown.
+                    self._last_report += GIVE_WAY_NAP
                     continue
                 self._train_one()
         finally:

@@ -37,12 +37,11 @@ class StatusLine(Static):
         speed = rate(self.chars_per_s) if self.state == "running" else "—"
         first = (
             f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
-            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}"
+            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}  {self.corpus}"
         )
-        head = f"{self.summary} · {self.corpus} · "
+        head = f"{self.summary} · "
         room = max(self.size.width - len(head), 12)
         where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
-        # Text, not markup: a path may contain brackets.
         return Text(f"{first}\n{head}{where}", no_wrap=True, overflow="ellipsis")
 
     def watch_state(self, state: str) -> None:
