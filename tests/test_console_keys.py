@@ -8,10 +8,13 @@ import os
 import time
 
 import numpy as np
-from console_support import SIZE, fill, make_app, press, tiny_trainer, wait_for
+import pytest
+from console_support import SIZE, TINY, fill, make_app, press, tiny_trainer, wait_for
 from rich.console import Console
 
+import corpora
 from engine import checkpoint
+from engine.trainer import Trainer
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.help import key_table
 from tui.widgets import SamplesPanel
@@ -212,6 +215,33 @@ async def test_load_of_a_bad_file_keeps_training_with_the_reason_shown(tmp_path)
         await press(pilot, "enter")
         await wait_for(pilot, lambda: "no such file" in app.message_line.text)
         assert app.status.state == "running"
+
+
+@pytest.mark.parametrize(
+    ("make_file", "reason"),
+    [
+        ("foreign", "does not cover corpus 'blog_sample'"),  # a model of another alphabet
+        ("truncated", "truncated or corrupt"),
+    ],
+)
+async def test_load_refuses_incompatible_and_corrupt_checkpoints(tmp_path, make_file, reason):
+    run = tmp_path / "run"
+    run.mkdir()
+    target = run / "other.npz"
+    if make_file == "foreign":
+        name, text = corpora.load("kaze")
+        checkpoint.save(Trainer(TINY, text, corpus_name=name), target)
+    else:
+        checkpoint.save(tiny_trainer(iterations=5), target)
+        target.write_bytes(target.read_bytes()[:2000])
+    app = make_app(run)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "l", "enter")
+        await wait_for(pilot, lambda: "load refused" in app.message_line.text)
+        assert reason in app.message_line.text
+        assert "rnn 12" in app.status.summary and "blog_sample" in app.status.corpus
+        before = app.status.iteration
+        await wait_for(pilot, lambda: app.status.iteration > before)
 
 
 async def test_quit_saves_the_state_to_the_run_directory(tmp_path):
