@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
@@ -96,7 +96,7 @@ class ConsoleApp(App[int]):
         run_dir: RunDir,
         settings: SessionSettings | None = None,
         *,
-        text: str | None = None,
+        text: str | Callable[[], str] | None = None,
         theme: str = "dark",
         handle_signals: bool = False,
     ) -> None:
@@ -317,7 +317,10 @@ def run_console(trainer: Trainer, args: argparse.Namespace) -> int:
         autosave_seconds=args.autosave_minutes * 60.0,
         pause_at=None if args.iters is None else trainer.iteration + args.iters,
     )
-    _, text = corpora.load(args.corpus)  # kept so a loaded checkpoint can resume on it
+
+    def text() -> str:  # read again only if a checkpoint is loaded: startup stays fast
+        return corpora.load(args.corpus)[1]
+
     app = ConsoleApp(trainer, run_dir, settings, text=text, theme=args.theme, handle_signals=True)
     app.run()
     report = app.session.exit_report

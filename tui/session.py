@@ -124,13 +124,14 @@ class Session:
         run_dir: RunDir,
         post: Callable[[SessionMessage], object],
         settings: SessionSettings | None = None,
-        text: str | None = None,
+        text: str | Callable[[], str] | None = None,
     ) -> None:
         self.trainer = trainer
         self.run_dir = run_dir
         self.settings = settings or SessionSettings()
         self.post = post  # thread-safe (App.post_message)
-        self._text = text  # the corpus, needed to resume a loaded checkpoint on it
+        # The corpus (or how to read it), needed only to resume a loaded checkpoint on it.
+        self._text = text
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._wake = threading.Event()  # set whenever a command arrives
         self.paused = self.settings.start_paused
@@ -339,6 +340,8 @@ class Session:
         self.post(Loaded(Path(path), trainer_info(trainer)))
 
     def _corpus_text(self) -> str:
+        if callable(self._text):
+            self._text = self._text()
         if self._text is None:
             t = self.trainer
             self._text = t.vocab.decode(np.concatenate([t.train_ids, t.val_ids]).tolist())
