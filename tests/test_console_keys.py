@@ -100,7 +100,7 @@ async def test_prime_dialog_samples_from_the_prime(tmp_path):
         assert "prime 'bye'" in sample_headers(app)[0]
         body = [s.text for s in app.query_one(SamplesPanel).lines]
         assert body[1].startswith("bye")
-        assert not isinstance(app.screen, PrimeDialog)
+        await wait_for(pilot, lambda: not isinstance(app.screen, PrimeDialog))
 
 
 async def test_prime_outside_the_vocabulary_is_a_message_not_a_crash(tmp_path):
@@ -126,7 +126,7 @@ async def test_prime_dialog_rejects_a_bad_length_and_stays_open(tmp_path):
         error = app.screen.query_one("#prime-error").render()
         assert "whole number" in str(error)
         await press(pilot, "escape")
-        assert not isinstance(app.screen, PrimeDialog)
+        await wait_for(pilot, lambda: not isinstance(app.screen, PrimeDialog))
         assert sample_headers(app) == []
 
 
@@ -149,8 +149,9 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         await press(pilot, "s", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await press(pilot, "n")  # keep the old file
-        assert not isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
         await press(pilot, "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SaveDialog))
         await pilot.pause(0.2)
         assert os.stat(target).st_mtime_ns == stamp
 
@@ -159,7 +160,7 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         await press(pilot, "y")
         await wait_for(pilot, lambda: os.stat(target).st_mtime_ns != stamp)
         assert checkpoint.load(target).iteration > first.iteration
-        assert not isinstance(app.screen, (SaveDialog, ConfirmScreen))
+        await wait_for(pilot, lambda: not isinstance(app.screen, (SaveDialog, ConfirmScreen)))
 
 
 async def test_save_failure_is_reported_and_training_goes_on(tmp_path):
@@ -282,7 +283,7 @@ async def test_help_lists_every_key(tmp_path):
             line = next(line for line in text.splitlines() if words in line)
             assert line.split()[0] == key.split()[0], line
         await press(pilot, "escape")
-        assert not isinstance(app.screen, HelpScreen)
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
 async def test_every_action_is_in_the_command_palette(tmp_path):
