@@ -102,7 +102,7 @@ def build_parser() -> Parser:
         type=non_negative_int,
         metavar="N",
         help="train N iterations from where the run starts, then save and stop "
-        "(default: until Ctrl-C)",
+        "(the console pauses there instead; default: until Ctrl-C or q)",
     )
     train.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed for weights and sampling (default 0)"
