@@ -15,6 +15,8 @@ import os
 # One BLAS thread, before numpy is imported: the worker and the loop must compete alike.
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
+# The frame-rate cap `charrnn` gives Textual by default (its --fps), read when Textual loads.
+os.environ.setdefault("TEXTUAL_FPS", "20")
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
@@ -149,6 +151,7 @@ def main() -> int:
         else None,
         "key_latency_ms_max": round(reactions[-1], 1) if reactions else None,
         "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "textual_fps": os.environ.get("TEXTUAL_FPS"),
         "python": sys.version.split()[0],
         "cpus": os.cpu_count(),
     }
