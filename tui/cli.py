@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -11,6 +12,10 @@ from typing import NoReturn
 import corpora
 from engine.config import CELLS, PRESETS
 from engine.errors import CharrnnError
+
+DEFAULT_FPS = 20
+# Kept here, not imported from tui.themes, so `charrnn --help` does not import Textual.
+THEME_CHOICES = ("dark", "light", "ansi", "high-contrast")
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,6 +32,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text!r})")
     return value
 
 
@@ -97,7 +112,7 @@ def build_parser() -> Parser:
         type=non_negative_int,
         metavar="N",
         help="train N iterations from where the run starts, then save and stop "
-        "(default: until Ctrl-C)",
+        "(the console pauses there instead; default: until Ctrl-C or q)",
     )
     train.add_argument(
         "--seed",
@@ -133,6 +148,34 @@ def build_parser() -> Parser:
         default=1.0,
         metavar="T",
         help="sampling temperature: below 1 is safer, above 1 wilder (default 1.0)",
+    )
+    console = train.add_argument_group("console options (ignored with --headless)")
+    console.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="where saves, autosaves and metrics.jsonl go (default: runs/CORPUS-TIMESTAMP/)",
+    )
+    console.add_argument(
+        "--autosave-minutes",
+        type=non_negative_float,
+        default=5.0,
+        metavar="M",
+        help="save the state to DIR/latest.npz every M minutes, 0 for never (default 5)",
+    )
+    console.add_argument(
+        "--fps",
+        type=positive_int,
+        default=DEFAULT_FPS,
+        metavar="N",
+        help=f"redraw at most N times a second; lower it over a slow SSH link "
+        f"(default {DEFAULT_FPS})",
+    )
+    console.add_argument(
+        "--theme",
+        default="dark",
+        choices=THEME_CHOICES,
+        help="colours: dark, light, ansi (the terminal's own 16 colours) or high-contrast "
+        "(default dark; NO_COLOR=1 in the environment turns colour off)",
     )
 
     sample = commands.add_parser(
@@ -227,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     # Imported here so `charrnn --help` answers at once.
     from tui import commands
+
+    if args.command == "train" and not args.headless:
+        # Textual reads its frame-rate cap once, when it is first imported.
+        os.environ["TEXTUAL_FPS"] = str(args.fps)
 
     return {
         "train": commands.train,

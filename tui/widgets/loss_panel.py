@@ -1,0 +1,93 @@
+"""The loss panel: a scrolling sparkline of recent loss and the figures that matter."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from statistics import fmean
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Sparkline
+
+WINDOW = 300  # points kept; the oldest drops off the left (Sparkline would squash them all)
+PLOT_INTERVAL = (
+    0.5  # seconds between sparkline redraws: drawing it is the costliest thing on screen
+)
+LN2 = math.log(2)
+
+
+class Figures(Widget):
+    """One line of numbers. Not a Static: Static.update() re-lays-out the whole screen,
+    ten times a second; a reactive that only repaints this line costs far less."""
+
+    text = reactive("")
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")
+
+
+class LossPanel(Vertical):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.points: deque[float] = deque(maxlen=WINDOW)
+        self.smooth: float | None = None
+        self.best: float | None = None
+        self.val_loss: float | None = None
+        self._plotted_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        self.sparkline = Sparkline([], summary_function=fmean, id="sparkline")
+        self.figures_line = Figures(id="loss-figures")
+        yield self.sparkline
+        yield self.figures_line
+
+    def reset(self, history: list[float], smooth: float) -> None:
+        """Start over from a model's history (on start, and when a checkpoint is loaded)."""
+        self.points.clear()
+        self.points.extend(x for x in history if math.isfinite(x))
+        self.best = smooth if math.isfinite(smooth) else None
+        self.smooth = smooth if math.isfinite(smooth) else None
+        self.val_loss = None
+        self._redraw()
+
+    def add(self, losses: list[float], smooth: float, val_loss: float | None = None) -> None:
+        """One point per batch of steps: their mean. Non-finite values never get in."""
+        finite = [x for x in losses if math.isfinite(x)]
+        if finite:
+            self.points.append(fmean(finite))
+        if math.isfinite(smooth):
+            self.smooth = smooth
+            self.best = smooth if self.best is None else min(self.best, smooth)
+        if val_loss is not None and math.isfinite(val_loss):
+            self.val_loss = val_loss
+        # The figures change with every report; the plot redraws at most every PLOT_INTERVAL,
+        # which the eye cannot tell apart and which keeps the UI thread's share small.
+        if time.monotonic() - self._plotted_at >= PLOT_INTERVAL:
+            self._plot()
+        self.figures_line.text = self.figures()
+
+    def _redraw(self) -> None:
+        self._plot()
+        self.figures_line.text = self.figures()
+
+    def _plot(self) -> None:
+        self._plotted_at = time.monotonic()
+        # A new list each time: reactives compare by value, so an in-place change would not draw.
+        self.sparkline.data = list(self.points)
+
+    def figures(self) -> str:
+        if self.smooth is None:
+            return "loss —"
+        parts = [f"smoothed {self.smooth:.4f} nats/char ({self.smooth / LN2:.3f} bits)"]
+        if self.val_loss is not None:
+            parts.append(f"val {self.val_loss:.4f}")
+        if self.best is not None:
+            parts.append(f"best {self.best:.4f}")
+        if self.points:
+            parts.append(f"scale {min(self.points):.2f}–{max(self.points):.2f}")
+        return "  ".join(parts)

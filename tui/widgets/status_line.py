@@ -1,0 +1,49 @@
+"""The status line: what the run is doing, how fast, with which model, and where it saves."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+def clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def rate(chars_per_s: float | None) -> str:
+    if chars_per_s is None:
+        return "—"
+    if chars_per_s >= 10_000:
+        return f"{chars_per_s / 1000:.0f}k"
+    if chars_per_s >= 1000:
+        return f"{chars_per_s / 1000:.1f}k"
+    return f"{chars_per_s:.0f}"
+
+
+class StatusLine(Static):
+    state = reactive("running")  # running, paused or diverged
+    iteration = reactive(0)
+    chars_per_s: reactive[float | None] = reactive(None)
+    elapsed = reactive(0.0)
+    temperature = reactive(1.0)
+    summary = reactive("")
+    corpus = reactive("")
+    run_dir = reactive("")
+
+    def render(self) -> Text:
+        marker = {"running": "▶ running", "paused": "⏸ paused", "diverged": "✖ diverged"}
+        speed = rate(self.chars_per_s) if self.state == "running" else "—"
+        first = (
+            f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
+            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}  {self.corpus}"
+        )
+        head = f"{self.summary} · "
+        room = max(self.size.width - len(head), 12)
+        where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
+        return Text(f"{first}\n{head}{where}", no_wrap=True, overflow="ellipsis")
+
+    def watch_state(self, state: str) -> None:
+        for name in ("running", "paused", "diverged"):
+            self.set_class(state == name, f"-{name}")
