@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.cells.base import Params
+from engine.cells.base import Params, State
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.model import CharModel
@@ -224,6 +224,19 @@ def load_model(ckpt: Checkpoint) -> tuple[CharModel, Params]:
     params = model.init_params(0)
     _copy_into(ckpt, "param/", params)
     return model, params
+
+
+def sampling_state(ckpt: Checkpoint, model: CharModel) -> list[State]:
+    """Stream 0's hidden state as training left it: where samples start from."""
+    state = model.zero_state(1)
+    for i, layer_state in enumerate(state):
+        stored = ckpt.group(f"state/{i}/")
+        for j, dest in enumerate(layer_state):
+            src = stored.get(str(j))
+            if src is None or src.shape[1:] != dest.shape[1:]:
+                raise CharrnnError(f"{ckpt.path}: incomplete checkpoint (state/{i}/{j} is wrong)")
+            dest[...] = src[:1]
+    return state
 
 
 def _copy_into(ckpt: Checkpoint, prefix: str, target: dict[str, np.ndarray]) -> None:

@@ -79,17 +79,22 @@ def sample_text(
     state: list[State] | None = None,
     first_id: int | None = None,
 ) -> str:
-    """Generated text. With a prime: from a zero state, reading the prime, and the result
-    starts with the prime. Without: from `state` (default zero) after `first_id` (default a
-    newline when the vocabulary has one), which is not part of the result."""
+    """Generated text, starting from `state` (default: zero).
+
+    With a prime, the model reads the prime from that state and the result starts with the
+    prime. Without, it continues after `first_id` (default: a newline when the vocabulary has
+    one), which is not part of the result.
+
+    Callers pass the hidden state training carried: a model trained on a continuous stream
+    has rarely seen a zero state, and from one it can babble its rarest characters.
+    """
     settings.validate()
+    state = state if state is not None else model.zero_state(1)
     if prime:
         prime_ids = vocab.encode(prime, what="prime text")
-        state = prime_state(model, params, model.zero_state(1), prime_ids)
+        state = prime_state(model, params, state, prime_ids)
         first_id = int(prime_ids[-1])
-    else:
-        state = state if state is not None else model.zero_state(1)
-        if first_id is None:
-            first_id = vocab.chars.index("\n") if "\n" in vocab else int(rng.integers(len(vocab)))
+    elif first_id is None:
+        first_id = vocab.chars.index("\n") if "\n" in vocab else int(rng.integers(len(vocab)))
     ids = [i for i, _ in generate(model, params, state, first_id, settings, rng)]
     return (prime or "") + vocab.decode(ids)

@@ -123,15 +123,19 @@ class Trainer:
         settings: SampleSettings,
         prime: str | None = None,
         rng: np.random.Generator | None = None,
+        zero_state: bool = False,
     ) -> str:
-        """Text from the model. Without a prime, it continues from where training stands
-        (stream 0's hidden state and next input, as min-char-rnn samples); with one, it starts
-        from a zero state, reads the prime, and the result begins with the prime."""
-        if prime:
-            state, first = None, None
+        """Text from the model, starting from stream 0's hidden state (or a zero state, as at
+        the very start of the corpus). Without a prime it continues from where training stands
+        (the next input, as min-char-rnn samples); with one it reads the prime first, and the
+        result begins with the prime."""
+        if zero_state:
+            state = self.model.zero_state(1)
         else:
             state = [tuple(a[:1].copy() for a in s) for s in self.state]
-            first = int(self.stream.data[self.stream.starts[0] + self.stream.position])
+        first = (
+            None if prime else int(self.stream.data[self.stream.starts[0] + self.stream.position])
+        )
         return sample_text(
             self.model,
             self.params,

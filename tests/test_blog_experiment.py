@@ -15,5 +15,6 @@ def test_classic_learns_the_blog_sample_by_heart(blog_text: str) -> None:
     trainer.run(40_001)  # iterations 0 .. 40,000, as the original's log counts them
     # The original script reaches 0.0074 at iteration 40,000 with seed 0 (the blog: 0.0026).
     assert trainer.smooth_loss < 0.02
-    text = trainer.sample(SampleSettings(length=40, greedy=True), prime="this")
+    # "this" opens the corpus, which the model reads from a zero state at every wrap.
+    text = trainer.sample(SampleSettings(length=40, greedy=True), prime="this", zero_state=True)
     assert text.startswith("this is sample text.")

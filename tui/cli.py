@@ -212,6 +212,12 @@ def build_parser() -> Parser:
         help="text to read first; the output starts with it (default: start after a newline)",
     )
     sample.add_argument(
+        "--zero-state",
+        action="store_true",
+        help="start from a zero hidden state, as at the very start of the corpus, instead of "
+        "the state training left in the checkpoint",
+    )
+    sample.add_argument(
         "--seed",
         type=non_negative_int,
         metavar="N",

@@ -49,7 +49,8 @@ def sample(args: argparse.Namespace) -> int:
         length=args.length, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy
     )
     rng = np.random.default_rng(args.seed)
-    text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime)
+    state = None if args.zero_state else checkpoint.sampling_state(ckpt, model)
+    text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime, state=state)
     sys.stdout.write(text + "\n")
     return 0
 
