@@ -165,7 +165,11 @@ async def test_sparkline_keeps_a_bounded_window_of_finite_points(tmp_path):
         await pilot.pause()
         data = panel.sparkline.data
         assert data is not before
-        assert len(data) == WINDOW
+        assert len(panel.points) == WINDOW  # bounded memory
+        # One point per column, newest at the right: the plot scrolls rather than squashes.
+        width = panel.sparkline.size.width
+        assert 60 < width < 80
+        assert data == list(panel.points)[-width:]
         assert np.all(np.isfinite(data))
         assert data[-1] == pytest.approx(3.0 - (WINDOW + 49) / 1000)  # newest on the right
         assert "best 1.6510" in panel.figures()

@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Sparkline
 
-WINDOW = 300  # points kept; the oldest drops off the left (Sparkline would squash them all)
+WINDOW = 300  # points kept, enough for the widest terminal; the oldest drops off the left
 PLOT_INTERVAL = (
     0.5  # seconds between sparkline redraws: drawing it is the costliest thing on screen
 )
@@ -75,10 +75,19 @@ class LossPanel(Vertical):
         self._plot()
         self.figures_line.text = self.figures()
 
+    def visible(self) -> list[float]:
+        """The newest points, one per column: Sparkline squashes whatever it is given into
+        its width, so handing it only what fits makes the plot scroll instead."""
+        width = max(self.sparkline.size.width, 1)
+        return list(self.points)[-width:]
+
     def _plot(self) -> None:
         self._plotted_at = time.monotonic()
         # A new list each time: reactives compare by value, so an in-place change would not draw.
-        self.sparkline.data = list(self.points)
+        self.sparkline.data = self.visible()
+
+    def on_resize(self) -> None:
+        self._plot()
 
     def figures(self) -> str:
         if self.smooth is None:
@@ -88,6 +97,7 @@ class LossPanel(Vertical):
             parts.append(f"val {self.val_loss:.4f}")
         if self.best is not None:
             parts.append(f"best {self.best:.4f}")
-        if self.points:
-            parts.append(f"scale {min(self.points):.2f}–{max(self.points):.2f}")
+        shown = self.visible()
+        if shown:
+            parts.append(f"scale {min(shown):.2f}–{max(shown):.2f}")
         return "  ".join(parts)
