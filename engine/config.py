@@ -9,7 +9,9 @@ from typing import Any
 from engine.errors import CharrnnError
 
 CELLS = ("rnn",)
-OPTIMIZERS = ("adagrad",)
+# adagrad: min-char-rnn's p -= lr*g/sqrt(mem + 1e-8); adagrad-torch: PyTorch's
+# p -= lr*g/(sqrt(mem) + 1e-10), which learns better with minibatches; adam: bias-corrected.
+OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
 
@@ -23,21 +25,28 @@ class Config:
     batch: int = 1
     lr: float = 0.1
     optimizer: str = "adagrad"
+    beta1: float = 0.9  # Adam's moment decay rates
+    beta2: float = 0.999
     clip: float = 5.0  # element-wise gradient clip, +-clip; 0 disables
+    clip_norm: float = 0.0  # global L2-norm clip over all gradients after `clip`; 0 disables
+    lr_decay: float = 1.0  # step schedule: lr * lr_decay ** (iteration // lr_decay_every)
+    lr_decay_every: int = 1000
     dtype: str = "float64"
     loss: str = "sum"  # "sum" over the window (min-char-rnn) or "mean" per character
     init_scale: float = 0.01  # weights ~ randn * init_scale, biases zero
     val_fraction: float = 0.0  # held-out tail of the corpus
+    eval_every: int = 0  # evaluate the held-out tail every N iterations; 0 never
     sample_every: int = 100
     sample_length: int = 200
 
     def validate(self) -> Config:
         """Self, or a CharrnnError naming the first bad value."""
-        for name in ("hidden", "layers", "seq_length", "batch", "sample_length"):
+        for name in ("hidden", "layers", "seq_length", "batch", "sample_length", "lr_decay_every"):
             if getattr(self, name) < 1:
                 raise CharrnnError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if self.sample_every < 0:
-            raise CharrnnError(f"sample_every must be 0 (never) or more (got {self.sample_every})")
+        for name in ("sample_every", "eval_every"):
+            if getattr(self, name) < 0:
+                raise CharrnnError(f"{name} must be 0 (never) or more (got {getattr(self, name)})")
         for name, allowed in (
             ("cell", CELLS),
             ("optimizer", OPTIMIZERS),
@@ -50,8 +59,16 @@ class Config:
                 )
         if not self.lr > 0:
             raise CharrnnError(f"lr must be positive (got {self.lr})")
-        if self.clip < 0:
-            raise CharrnnError(f"clip must be 0 (off) or positive (got {self.clip})")
+        for name in ("clip", "clip_norm"):
+            if not getattr(self, name) >= 0:
+                raise CharrnnError(
+                    f"{name} must be 0 (off) or positive (got {getattr(self, name)})"
+                )
+        if not 0 < self.lr_decay <= 1:
+            raise CharrnnError(f"lr_decay must be in (0, 1], 1 for none (got {self.lr_decay})")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise CharrnnError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if not 0 <= self.val_fraction < 1:
             raise CharrnnError(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
         return self
