@@ -6,7 +6,7 @@ Layout (format version 1):
   optim/<name>       optimiser state, e.g. optim/mem.l0.Wxh
   state/<layer>/<i>  recurrent state arrays (B, H) per layer
   history/loss       float32 nats per character of every iteration trained
-  history/val        float64 (n, 2): iterations trained, held-out nats/char (optional)
+  history/val        float64 (n, 2): iteration, held-out nats/char after it (optional)
 """
 
 from __future__ import annotations

@@ -88,10 +88,18 @@ class Config:
         return dataclasses.replace(self, **changes).validate()
 
 
+# What the fast presets share: float32, minibatches with the loss averaged per character,
+# and the last 10% of the corpus held out for validation.
+_FAST = Config(dtype="float32", loss="mean", batch=64, val_fraction=0.1, eval_every=500)
+
 PRESETS: dict[str, tuple[Config, str]] = {
     "classic": (
         Config(),
         "min-char-rnn exactly: RNN 100, seq 25, Adagrad 0.1, summed loss, float64, B=1",
+    ),
+    "rnn-fast": (
+        dataclasses.replace(_FAST, hidden=256, seq_length=50, optimizer="adam", lr=2e-3, clip=5.0),
+        "vanilla RNN 256, B=64, seq 50, Adam 2e-3, float32, mean loss",
     ),
 }
 

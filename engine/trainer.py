@@ -83,7 +83,7 @@ class Trainer:
         self.smooth_loss = per_char_start * units
         self.loss_history = array("f")  # nats per character of every iteration trained
         self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
-        self.val_history: list[tuple[int, float]] = []  # (iterations trained, val nats/char)
+        self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
 
     # -- training -----------------------------------------------------------------------
 
@@ -110,10 +110,10 @@ class Trainer:
         self.iteration += 1
         self.elapsed += seconds
         val_loss, val_best, eval_seconds = None, False, 0.0
-        if self.eval_due:
+        if self.eval_due(self.iteration - 1):
             before = self.best_val_loss
             start = time.perf_counter()
-            val_loss = self.record_validation()
+            val_loss = self.record_validation(self.iteration - 1)
             eval_seconds = time.perf_counter() - start
             val_best = math.isfinite(val_loss) and (before is None or val_loss < before)
         return StepResult(
@@ -144,11 +144,11 @@ class Trainer:
     def has_validation(self) -> bool:
         return len(self.val_ids) >= 2
 
-    @property
-    def eval_due(self) -> bool:
-        """Whether the iterations trained so far end an `eval_every` period."""
+    def eval_due(self, iteration: int) -> bool:
+        """Whether iteration n (counted from 0) is followed by an evaluation: n = 0, K, 2K, ...
+        for eval_every K, so validation lines fall on the same `iter N` as min-char-rnn's."""
         every = self.config.eval_every
-        return bool(every) and self.has_validation and self.iteration % every == 0
+        return bool(every) and self.has_validation and iteration % every == 0
 
     def evaluate(self) -> float:
         """Mean nats per character over the held-out split (see engine.evaluate for exactly
@@ -157,10 +157,10 @@ class Trainer:
             raise CharrnnError("no held-out text to evaluate on (val_fraction is 0)")
         return validation_loss(self.model, self.params, self.val_ids)
 
-    def record_validation(self) -> float:
-        """Evaluate now and add (iterations trained, loss) to the history."""
+    def record_validation(self, iteration: int) -> float:
+        """Evaluate now and add (iteration, loss) to the history."""
         loss = self.evaluate()
-        self.val_history.append((self.iteration, loss))
+        self.val_history.append((iteration, loss))
         return loss
 
     @property

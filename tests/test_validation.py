@@ -76,10 +76,10 @@ def test_evaluate_touches_no_training_state() -> None:
 
 def test_eval_every_records_history_best_and_last() -> None:
     trainer = Trainer(CONFIG.replace(eval_every=5), TEXT)
-    results = trainer.run(15)
+    results = trainer.run(11)
     evaluated = [r for r in results if r.val_loss is not None]
-    assert [r.iteration for r in evaluated] == [4, 9, 14]
-    assert [n for n, _ in trainer.val_history] == [5, 10, 15]
+    assert [r.iteration for r in evaluated] == [0, 5, 10]
+    assert [n for n, _ in trainer.val_history] == [0, 5, 10]
     assert trainer.last_val_loss == trainer.val_history[-1][1] == evaluated[-1].val_loss
     assert trainer.best_val_loss == min(v for _, v in trainer.val_history)
     best = math.inf

@@ -11,6 +11,7 @@ from typing import NoReturn
 import corpora
 from engine.config import PRESETS
 from engine.errors import CharrnnError
+from tui import hparams
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,6 +83,7 @@ def build_parser() -> Parser:
         choices=list(PRESETS),
         help="hyper-parameter preset (default: classic, which is min-char-rnn exactly)",
     )
+    hparams.add_arguments(train)  # the "model and optimiser" group: overrides of the preset
     train.add_argument(
         "--iters",
         type=non_negative_int,
@@ -119,6 +121,11 @@ def build_parser() -> Parser:
         default=1.0,
         metavar="T",
         help="sampling temperature: below 1 is safer, above 1 wilder (default 1.0)",
+    )
+    train.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="headless: keep latest.npz, best.npz (best validation) and metrics.jsonl here",
     )
 
     sample = commands.add_parser(
