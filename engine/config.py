@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.errors import CharrnnError
 
-CELLS = ("rnn",)
+CELLS = ("rnn", "lstm", "gru")
 # adagrad: min-char-rnn's p -= lr*g/sqrt(mem + 1e-8); adagrad-torch: PyTorch's
 # p -= lr*g/(sqrt(mem) + 1e-10), which learns better with minibatches; adam: bias-corrected.
 OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
@@ -21,6 +21,8 @@ class Config:
     cell: str = "rnn"
     hidden: int = 100
     layers: int = 1
+    embedding: int = 0  # width of a learnt input embedding; 0 feeds one-hot ids (classic)
+    dropout: float = 0.0  # inverted dropout between stacked layers, training only
     seq_length: int = 25
     batch: int = 1
     lr: float = 0.1
@@ -71,6 +73,10 @@ class Config:
                 raise CharrnnError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
         if not 0 <= self.val_fraction < 1:
             raise CharrnnError(f"val_fraction must be in [0, 1) (got {self.val_fraction})")
+        if self.embedding < 0:
+            raise CharrnnError(f"embedding must be 0 (one-hot) or more (got {self.embedding})")
+        if not 0 <= self.dropout < 1:
+            raise CharrnnError(f"dropout must be in [0, 1) (got {self.dropout})")
         return self
 
     def to_dict(self) -> dict[str, Any]:

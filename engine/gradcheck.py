@@ -28,7 +28,8 @@ def check(config: Config, vocab_size: int = 7, batch: int = 2, seed: int = 0) ->
     """Central differences on every entry of every parameter (the model is tiny), float64.
 
     Weights start larger than training's 0.01 so that every gradient is well above rounding,
-    and the hidden state starts non-zero so its path is exercised too.
+    and the hidden state starts non-zero so its path is exercised too. With dropout, every
+    evaluation draws the same masks (a generator restarted from the same seed).
     """
     config = config.replace(dtype="float64", batch=batch, init_scale=0.3)
     model = CharModel(config, vocab_size)
@@ -38,10 +39,13 @@ def check(config: Config, vocab_size: int = 7, batch: int = 2, seed: int = 0) ->
     targets = rs.randint(vocab_size, size=(config.seq_length, batch))
     state = [tuple(rs.randn(*a.shape) * 0.5 for a in s) for s in model.zero_state(batch)]
 
-    def loss() -> float:
-        return model.forward(params, inputs, targets, state)[0].loss
+    def rng() -> np.random.Generator | None:
+        return np.random.default_rng(seed + 2) if config.dropout > 0 else None
 
-    _, grads, _ = model.loss_and_grads(params, inputs, targets, state)
+    def loss() -> float:
+        return model.forward(params, inputs, targets, state, rng())[0].loss
+
+    _, grads, _ = model.loss_and_grads(params, inputs, targets, state, rng())
     results = []
     for name, p in params.items():
         numeric = np.zeros_like(p)

@@ -1,14 +1,30 @@
-"""A stack of recurrent cells with a softmax output layer: loss and gradients for a window."""
+"""A stack of recurrent cells with a softmax output layer: loss and gradients for a window.
+
+x_0 = one-hot ids (classic), or E[ids] with an embedding table E (V, D)
+h_i = cell_i(dropout(h_{i-1}))   for each layer; dropout only between layers, training only
+p = softmax(h_top Why^T + by),   loss = -sum or -mean of log p[target]
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from engine.cells import CELL_TYPES, Cell, State
 from engine.cells.base import Params
+from engine.cells.ops import scatter_rows
 from engine.config import Config
+
+
+@dataclass
+class Trace:
+    """What the backward pass needs from a forward run."""
+
+    inputs: np.ndarray  # ids (T, B)
+    caches: list[Any]  # one per layer, opaque to the model
+    masks: list[np.ndarray | None] = field(default_factory=list)  # dropout before layer i
 
 
 @dataclass
@@ -16,22 +32,31 @@ class Forward:
     loss: float  # summed or per-character mean, as the config says
     nats_per_char: float
     probs: np.ndarray  # (T, B, V)
-    cache: list
+    cache: Trace
     top: np.ndarray  # (T, B, H) outputs of the last layer
 
 
 class CharModel:
-    """Parameter names are `l{i}.{name}` for layer i, plus the output layer's `Why`, `by`."""
+    """Parameter names are `l{i}.{name}` for layer i, plus the output layer's `Why`, `by`, and
+    `E` when the config asks for an embedding."""
 
     def __init__(self, config: Config, vocab_size: int) -> None:
         self.config = config
         self.vocab_size = vocab_size
         self.dtype = np.dtype(config.dtype)
+        self.embedding = config.embedding
         cell_type = CELL_TYPES[config.cell]
+        first_input = config.embedding or vocab_size
         self.cells: list[Cell] = [
-            cell_type(vocab_size if i == 0 else config.hidden, config.hidden, one_hot=i == 0)
+            cell_type(
+                first_input if i == 0 else config.hidden,
+                config.hidden,
+                one_hot=i == 0 and not config.embedding,
+            )
             for i in range(config.layers)
         ]
+        self._layer_keys: list[list[tuple[str, str]]] = []  # (name in cell, name in params)
+        self._rows: dict[int, np.ndarray] = {}  # arange(n), for picking each target's prob
 
     def init_params(self, seed: int) -> Params:
         rs = np.random.RandomState(seed)
@@ -42,6 +67,8 @@ class CharModel:
         v, h = self.vocab_size, self.config.hidden
         params["Why"] = (rs.randn(v, h) * self.config.init_scale).astype(self.dtype)
         params["by"] = np.zeros(v, self.dtype)
+        if self.embedding:  # drawn last, so adding an embedding leaves the other weights alone
+            params["E"] = (rs.randn(v, self.embedding) * self.config.init_scale).astype(self.dtype)
         return params
 
     def zero_state(self, batch: int) -> list[State]:
@@ -55,53 +82,108 @@ class CharModel:
         prefix = f"l{i}."
         return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
 
-    def run(self, params: Params, inputs: np.ndarray, state: list[State]):
-        """Hidden outputs of the top layer for ids (T, B), the caches, and the new states."""
-        x, caches, new_state = inputs, [], []
+    def _layer(self, params: Params, i: int) -> Params:
+        """Layer i's slice of `params` (or of gradients named alike), by its short names.
+        The names are worked out once: a comprehension over every key each step costs."""
+        if not self._layer_keys:
+            self._layer_keys = [
+                [(full.split(".", 1)[1], full) for full in params if full.startswith(f"l{j}.")]
+                for j in range(len(self.cells))
+            ]
+        return {short: params[full] for short, full in self._layer_keys[i]}
+
+    def run(
+        self,
+        params: Params,
+        inputs: np.ndarray,
+        state: list[State],
+        rng: np.random.Generator | None = None,
+    ) -> tuple[np.ndarray, Trace, list[State]]:
+        """Hidden outputs of the top layer for ids (T, B), a trace for backward, the new
+        states. Dropout applies only when `rng` is given (training) and the config has it."""
+        x = params["E"][inputs] if self.embedding else inputs
+        trace, new_state = Trace(inputs, []), []
         for i, cell in enumerate(self.cells):
-            x, cache, s = cell.forward(self.layer_params(params, i), x, state[i])
-            caches.append(cache)
+            mask = None
+            if i > 0 and rng is not None and self.config.dropout > 0:
+                mask = dropout_mask(rng, x.shape, self.config.dropout, x.dtype)
+                x = x * mask
+            x, cache, s = cell.forward(self._layer(params, i), x, state[i])
+            trace.caches.append(cache)
+            trace.masks.append(mask)
             new_state.append(s)
-        return x, caches, new_state
+        return x, trace, new_state
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
-        return top @ params["Why"].T + params["by"]
+        z = top @ params["Why"].T
+        z += params["by"]
+        return z
+
+    def _target_index(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, columns) that pick each target's entry out of (T * B, V) probabilities."""
+        n = targets.size
+        rows = self._rows.get(n)
+        if rows is None:
+            rows = self._rows[n] = np.arange(n)
+        return rows, targets.reshape(-1)
 
     def forward(
-        self, params: Params, inputs: np.ndarray, targets: np.ndarray, state: list[State]
+        self,
+        params: Params,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        state: list[State],
+        rng: np.random.Generator | None = None,
     ) -> tuple[Forward, list[State]]:
-        top, caches, new_state = self.run(params, inputs, state)
+        top, trace, new_state = self.run(params, inputs, state, rng)
         probs = softmax(self.logits(params, top))
-        t_idx, b_idx = np.indices(targets.shape)
-        total = -float(np.log(probs[t_idx, b_idx, targets]).sum())
+        picked = probs.reshape(-1, self.vocab_size)[self._target_index(targets)]
+        total = -float(np.log(picked).sum())
         n_chars = targets.size
         loss = total if self.config.loss == "sum" else total / n_chars
-        return Forward(loss, total / n_chars, probs, caches, top), new_state
+        return Forward(loss, total / n_chars, probs, trace, top), new_state
 
     def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
-        grads = {k: np.zeros_like(v) for k, v in params.items()}
+        grads = {k: np.empty_like(v) for k, v in params.items()}  # each fully written below
         dlogits = fwd.probs  # reused in place: softmax cross-entropy gradient is p - onehot
-        t_idx, b_idx = np.indices(targets.shape)
-        dlogits[t_idx, b_idx, targets] -= 1
-        if self.config.loss == "mean":
-            dlogits /= targets.size
-        h = self.config.hidden
         flat = dlogits.reshape(-1, self.vocab_size)
-        grads["Why"] += flat.T @ fwd.top.reshape(-1, h)
-        grads["by"] += flat.sum(0)
+        flat[self._target_index(targets)] -= 1
+        if self.config.loss == "mean":
+            flat /= targets.size
+        h = self.config.hidden
+        np.matmul(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
+        np.sum(flat, axis=0, out=grads["by"])
         dx = dlogits @ params["Why"]
+        trace = fwd.cache
         for i in range(len(self.cells) - 1, -1, -1):
-            layer_grads = {
-                k.split(".", 1)[1]: g for k, g in grads.items() if k.startswith(f"l{i}.")
-            }
-            dx = self.cells[i].backward(self.layer_params(params, i), fwd.cache[i], dx, layer_grads)
+            layer_grads = self._layer(grads, i)
+            dx = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
+            if trace.masks[i] is not None:
+                dx *= trace.masks[i]
+        if self.embedding:
+            rows = dx.reshape(-1, self.embedding)
+            scatter_rows(trace.inputs, rows, self.vocab_size, out=grads["E"])
         return grads
 
     def loss_and_grads(
-        self, params: Params, inputs: np.ndarray, targets: np.ndarray, state: list[State]
+        self,
+        params: Params,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        state: list[State],
+        rng: np.random.Generator | None = None,
     ) -> tuple[Forward, Params, list[State]]:
-        fwd, new_state = self.forward(params, inputs, targets, state)
+        fwd, new_state = self.forward(params, inputs, targets, state, rng)
         return fwd, self.backward(params, fwd, targets), new_state
+
+
+def dropout_mask(
+    rng: np.random.Generator, shape: tuple[int, ...], rate: float, dtype: np.dtype
+) -> np.ndarray:
+    """Inverted dropout: zero with probability `rate`, else 1/(1-rate), so the expected
+    activation is unchanged and nothing needs rescaling at inference time."""
+    keep = rng.random(shape, dtype=np.float32) >= rate
+    return keep.astype(dtype) * dtype.type(1.0 / (1.0 - rate))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -98,7 +98,10 @@ class Trainer:
         inputs, targets, reset = self.stream.next_window()
         if reset:
             self.state = self.model.zero_state(self.config.batch)
-        fwd, grads, self.state = self.model.loss_and_grads(self.params, inputs, targets, self.state)
+        # The trainer's rng (checkpointed) draws the dropout masks, so resuming stays exact.
+        fwd, grads, self.state = self.model.loss_and_grads(
+            self.params, inputs, targets, self.state, self.rng
+        )
         self.smooth_loss = SMOOTHING * self.smooth_loss + (1 - SMOOTHING) * fwd.loss
         clip_elementwise(grads, self.config.clip)
         if self.config.clip_norm > 0:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import corpora
-from engine.config import PRESETS
+from engine.config import CELLS, PRESETS
 from engine.errors import CharrnnError
 from tui import hparams
 
@@ -45,6 +45,16 @@ def positive_int(text: str) -> int:
     value = non_negative_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError(f"must be 1 or more (got {text!r})")
+    return value
+
+
+def dropout_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) (got {text!r})") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1) (got {text!r})")
     return value
 
 
@@ -171,7 +181,29 @@ def build_parser() -> Parser:
         description="Check backpropagation on a tiny model against central differences; "
         "exits 0 only if every parameter's relative error is below 1e-5.",
     )
-    grad.add_argument("--cell", default="rnn", help="cell to check (default rnn)")
+    grad.add_argument(
+        "--cell",
+        default="rnn",
+        choices=CELLS,
+        help=f"cell to check: {', '.join(CELLS)} (default rnn)",
+    )
+    grad.add_argument(
+        "--layers", type=positive_int, default=1, metavar="N", help="stacked layers (default 1)"
+    )
+    grad.add_argument(
+        "--embedding",
+        type=non_negative_int,
+        default=0,
+        metavar="D",
+        help="check with a learnt input embedding of width D (default 0: one-hot input)",
+    )
+    grad.add_argument(
+        "--dropout",
+        type=dropout_rate,
+        default=0.0,
+        metavar="P",
+        help="dropout between layers, with the same masks for every evaluation (default 0)",
+    )
 
     commands.add_parser(
         "corpora",

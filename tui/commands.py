@@ -61,10 +61,14 @@ def sample(args: argparse.Namespace) -> int:
 
 
 def gradcheck(args: argparse.Namespace) -> int:
-    config = preset("classic")
-    if args.cell != config.cell:
-        config = config.replace(cell=args.cell)
-    config = config.replace(hidden=8, seq_length=6)
+    config = preset("classic").replace(
+        cell=args.cell,
+        layers=args.layers,
+        embedding=args.embedding,
+        dropout=args.dropout,
+        hidden=8,
+        seq_length=6,
+    )
     results = grad.check(config)
     width = max(len(r.name) for r in results)
     for r in results:

@@ -7,8 +7,10 @@ first layer of a one-hot model, where `W x` becomes a column lookup, or dense ve
 from __future__ import annotations
 
 from engine.cells.base import Cell, State
+from engine.cells.gru import GRUCell
+from engine.cells.lstm import LSTMCell
 from engine.cells.rnn import RNNCell
 
-CELL_TYPES: dict[str, type[Cell]] = {"rnn": RNNCell}
+CELL_TYPES: dict[str, type[Cell]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
-__all__ = ["CELL_TYPES", "Cell", "RNNCell", "State"]
+__all__ = ["CELL_TYPES", "Cell", "GRUCell", "LSTMCell", "RNNCell", "State"]

@@ -25,5 +25,7 @@ class Cell(Protocol):
         ...
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
-        """Add parameter gradients into `grads`; return d loss / d xs for dense input."""
+        """Write this layer's parameter gradients into the arrays of `grads` (their contents
+        on entry are undefined: every element must be written); return d loss / d xs for dense
+        input. `dhs` (T, B, H) is the caller's scratch and may be overwritten."""
         ...

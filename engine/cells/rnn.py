@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
+from engine.cells.ops import one_hot
 
 
 class RNNCell:
@@ -34,32 +35,35 @@ class RNNCell:
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term for the whole window at once: a column lookup for one-hot ids.
         if self.one_hot:
-            pre = p["Wxh"].T[xs] + p["bh"]
+            pre = p["Wxh"].T[xs]
         else:
-            pre = xs @ p["Wxh"].T + p["bh"]
+            pre = xs @ p["Wxh"].T
+        pre += p["bh"]
         whh_t = p["Whh"].T
-        hs = np.empty_like(pre)
-        h = state[0]
+        # hs[0] is the incoming state, hs[t + 1] the output of step t: h_prev is then a view.
+        hs = np.empty((len(pre) + 1, *pre.shape[1:]), pre.dtype)
+        hs[0] = state[0]
         for t in range(len(pre)):
-            pre[t] += h @ whh_t
-            h = np.tanh(pre[t], out=hs[t])
-        return hs, (xs, state[0], hs), (h.copy(),)
+            pre[t] += hs[t] @ whh_t
+            np.tanh(pre[t], out=hs[t + 1])
+        return hs[1:], (xs, hs), (hs[-1].copy(),)
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
-        xs, h0, hs = cache
+        xs, hs = cache
         whh = p["Whh"]
-        draw = np.empty_like(hs)  # d loss / d (pre-activation), per step
-        dh_next = np.zeros_like(h0)
-        for t in range(len(hs) - 1, -1, -1):
-            dh = dhs[t] + dh_next
-            np.multiply(1 - hs[t] * hs[t], dh, out=draw[t])
-            dh_next = draw[t] @ whh
-        h_prev = np.concatenate([h0[None], hs[:-1]])
+        draw = np.multiply(hs[1:], hs[1:])  # becomes d loss / d (pre-activation), per step
+        np.subtract(1, draw, out=draw)  # tanh' = 1 - h^2, for the whole window at once
+        dh_next = np.empty_like(hs[0])
+        for t in range(len(draw) - 1, -1, -1):
+            if t < len(draw) - 1:
+                dhs[t] += dh_next  # dh = dy-path + dhnext
+            draw[t] *= dhs[t]  # dhraw = (1 - h^2) * dh
+            np.matmul(draw[t], whh, out=dh_next)  # dhnext = Whh^T dhraw
         flat = draw.reshape(-1, self.hidden)
-        grads["Whh"] += flat.T @ h_prev.reshape(-1, self.hidden)
-        grads["bh"] += flat.sum(0)
+        np.matmul(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
+        np.sum(flat, axis=0, out=grads["bh"])
         if self.one_hot:
-            np.add.at(grads["Wxh"].T, xs.reshape(-1), flat)
+            np.matmul(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
             return None
-        grads["Wxh"] += flat.T @ xs.reshape(-1, self.input_size)
+        np.matmul(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
         return draw @ p["Wxh"]
