@@ -107,6 +107,34 @@ PRESETS: dict[str, tuple[Config, str]] = {
         dataclasses.replace(_FAST, hidden=256, seq_length=50, optimizer="adam", lr=2e-3, clip=5.0),
         "vanilla RNN 256, B=64, seq 50, Adam 2e-3, float32, mean loss",
     ),
+    "lstm": (
+        dataclasses.replace(
+            _FAST,
+            cell="lstm",
+            hidden=256,
+            seq_length=64,
+            optimizer="adam",
+            lr=2e-3,
+            clip=0.0,
+            clip_norm=5.0,
+            init_scale=0.05,
+        ),
+        "LSTM 256, B=64, seq 64, Adam 2e-3, global-norm clip 5, float32, mean loss",
+    ),
+    "gru": (
+        dataclasses.replace(
+            _FAST,
+            cell="gru",
+            hidden=256,
+            seq_length=64,
+            optimizer="adam",
+            lr=2e-3,
+            clip=0.0,
+            clip_norm=5.0,
+            init_scale=0.05,
+        ),
+        "GRU 256, B=64, seq 64, Adam 2e-3, global-norm clip 5, float32, mean loss",
+    ),
 }
 
 

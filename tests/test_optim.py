@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import checkpoint
-from engine.config import OPTIMIZERS, Config
+from engine.config import CELLS, OPTIMIZERS, Config
 from engine.optim import (
     Adagrad,
     Adam,
@@ -139,9 +139,18 @@ def test_trainer_with_clip_norm_trains_and_keeps_gradients_bounded() -> None:
     assert any(not np.array_equal(before[k], v) for k, v in trainer.params.items())
 
 
+# Exercise stacking, dropout (its masks come from the checkpointed rng) and embeddings too.
+RESUME_EXTRAS = {"lstm": {"layers": 2, "dropout": 0.2}, "gru": {"embedding": 5}}
+
+
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_resume_is_bit_exact_for_every_optimizer(optimizer: str, tmp_path) -> None:
+@pytest.mark.parametrize("cell", CELLS)
+def test_resume_is_bit_exact_for_every_cell_and_optimizer(
+    cell: str, optimizer: str, tmp_path
+) -> None:
     c = Config(
+        cell=cell,
+        **RESUME_EXTRAS.get(cell, {}),
         hidden=12,
         seq_length=6,
         batch=3,
@@ -173,6 +182,7 @@ def test_resume_is_bit_exact_for_every_optimizer(optimizer: str, tmp_path) -> No
         assert np.array_equal(resumed.optimizer.state[k], v), k
     assert resumed.val_history == straight.val_history
     assert resumed.smooth_loss == straight.smooth_loss
+    assert resumed.rng.bit_generator.state == straight.rng.bit_generator.state
 
 
 def test_classic_still_follows_min_char_rnn_step_for_step() -> None:

@@ -45,10 +45,18 @@ def direct_mean_nats(trainer: Trainer, lanes: int) -> float:
     return total / targets.size
 
 
-def test_evaluate_equals_direct_mean_nats_per_character() -> None:
-    trainer = Trainer(CONFIG, TEXT)
+@pytest.mark.parametrize(
+    "model",
+    [{}, {"cell": "lstm", "layers": 2, "dropout": 0.5}, {"cell": "gru", "embedding": 4}],
+    ids=["rnn", "lstm-dropout", "gru-embedding"],
+)
+def test_evaluate_equals_direct_mean_nats_per_character(model: dict) -> None:
+    trainer = Trainer(CONFIG.replace(**model), TEXT)
     trainer.run(20)
+    rng_state = trainer.rng.bit_generator.state
     value = trainer.evaluate()
+    assert trainer.rng.bit_generator.state == rng_state  # no dropout masks drawn
+    assert trainer.evaluate() == value
     assert value == pytest.approx(direct_mean_nats(trainer, 16), rel=1e-10)
     assert 0 < value < math.log(len(trainer.vocab)) + 1
     # chunking the lanes into windows changes nothing: the state is carried between chunks
