@@ -14,7 +14,7 @@ import numpy as np
 
 from engine.cells import CELL_TYPES, Cell, State
 from engine.cells.base import Params
-from engine.cells.ops import scatter_rows
+from engine.cells.ops import dot_last, scatter_rows, sum_rows
 from engine.config import Config
 
 
@@ -115,7 +115,7 @@ class CharModel:
         return x, trace, new_state
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
-        z = top @ params["Why"].T
+        z = dot_last(top, params["Why"].T)
         z += params["by"]
         return z
 
@@ -151,9 +151,9 @@ class CharModel:
         if self.config.loss == "mean":
             flat /= targets.size
         h = self.config.hidden
-        np.matmul(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
-        np.sum(flat, axis=0, out=grads["by"])
-        dx = dlogits @ params["Why"]
+        np.dot(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
+        sum_rows(flat, out=grads["by"])
+        dx = dot_last(dlogits, params["Why"])
         trace = fwd.cache
         for i in range(len(self.cells) - 1, -1, -1):
             layer_grads = self._layer(grads, i)

@@ -29,8 +29,9 @@ class Optimizer(Protocol):
 def clip_elementwise(grads: Params, limit: float) -> None:
     """min-char-rnn's `np.clip(dparam, -5, 5, out=dparam)`, for every gradient."""
     if limit > 0:
-        for g in grads.values():
-            np.clip(g, -limit, limit, out=g)
+        for g in grads.values():  # np.minimum/maximum: np.clip's Python wrapper costs ~5 us
+            np.minimum(g, limit, out=g)
+            np.maximum(g, -limit, out=g)
 
 
 def global_norm(grads: Params) -> float:

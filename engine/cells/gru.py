@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import scatter_rows, sigmoid
+from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
 
 R, Z, N = range(3)  # gate blocks along the last axis, each `hidden` wide
 
@@ -43,7 +43,7 @@ class GRUCell:
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else xs @ p["Wx"]
+        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 3, hid)  # becomes r, z, n in place
@@ -54,7 +54,7 @@ class GRUCell:
         wh, bhn = p["Wh"], p["bhn"]
         for t in range(steps):
             at = a[t]
-            np.matmul(hs[t], wh, out=gh.reshape(batch, 3 * hid))
+            np.dot(hs[t], wh, out=gh.reshape(batch, 3 * hid))
             at[:, :N] += gh[:, :N]
             sigmoid(at[:, :N], out=at[:, :N])  # r, z
             np.add(gh[:, N], bhn, out=hns[t])
@@ -88,18 +88,18 @@ class GRUCell:
             np.multiply(dh, k_n[t], out=dan[t])
             np.multiply(dan[t], k_r[t], out=dah[t, :, R])
             np.multiply(dan[t], r[t], out=dah[t, :, N])
-            np.matmul(dah[t].reshape(batch, 3 * hid), wh_t, out=dh_next)
+            np.dot(dah[t].reshape(batch, 3 * hid), wh_t, out=dh_next)
             np.multiply(dh, z[t], out=direct)
             dh_next += direct
         flat_h = dah.reshape(-1, 3 * hid)
-        np.matmul(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
+        np.dot(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
         np.sum(dah[:, :, N], axis=(0, 1), out=grads["bhn"])
         dax = dah  # the input side shares r and z; its n block is d a_n
         dax[:, :, N] = dan
         flat = dax.reshape(-1, 3 * hid)
-        np.sum(flat, axis=0, out=grads["b"])
+        sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
-        return (flat @ p["Wx"].T).reshape(steps, batch, self.input_size)
+        np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
+        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import scatter_rows, sigmoid
+from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
@@ -46,7 +46,7 @@ class LSTMCell:
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         h, c = state
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else xs @ p["Wx"]
+        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 4, hid)  # becomes the gate activations in place
@@ -56,10 +56,11 @@ class LSTMCell:
         hs[0], cs[0] = h, c
         tanh_cs = np.empty((steps, batch, hid), a.dtype)
         ig = np.empty((batch, hid), a.dtype)
+        rec = np.empty((batch, 4 * hid), a.dtype)  # the recurrent product of one step
         wh = p["Wh"]
         for t in range(steps):
             at = a[t]
-            at += (hs[t] @ wh).reshape(batch, 4, hid)
+            at += np.dot(hs[t], wh, out=rec).reshape(batch, 4, hid)
             sigmoid(at[:, :CAND], out=at[:, :CAND])  # o, i, f
             np.tanh(at[:, CAND], out=at[:, CAND])  # g
             np.multiply(at[:, FORGET], cs[t], out=cs[t + 1])  # c = f * c_prev + i * g
@@ -96,12 +97,12 @@ class LSTMCell:
             dc += dc_next
             np.multiply(k_ifg[t], dc[:, None], out=da[t, :, IN:])
             np.multiply(dc, f[t], out=dc_next)
-            np.matmul(da[t].reshape(batch, 4 * hid), wh_t, out=dh_next)
+            np.dot(da[t].reshape(batch, 4 * hid), wh_t, out=dh_next)
         flat = da.reshape(-1, 4 * hid)
-        np.matmul(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
-        np.sum(flat, axis=0, out=grads["b"])
+        np.dot(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
+        sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
             return None
-        np.matmul(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
-        return (flat @ p["Wx"].T).reshape(steps, batch, self.input_size)
+        np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
+        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import one_hot
+from engine.cells.ops import dot_last, one_hot, sum_rows
 
 
 class RNNCell:
@@ -37,15 +37,19 @@ class RNNCell:
         if self.one_hot:
             pre = p["Wxh"].T[xs]
         else:
-            pre = xs @ p["Wxh"].T
+            pre = dot_last(xs, p["Wxh"].T)
         pre += p["bh"]
         whh_t = p["Whh"].T
         # hs[0] is the incoming state, hs[t + 1] the output of step t: h_prev is then a view.
         hs = np.empty((len(pre) + 1, *pre.shape[1:]), pre.dtype)
         hs[0] = state[0]
-        for t in range(len(pre)):
-            pre[t] += hs[t] @ whh_t
-            np.tanh(pre[t], out=hs[t + 1])
+        # At B=1 a step is latency-bound: np.dot (less dispatch than @), positional out=,
+        # and views from zip rather than indexing keep the loop at three cheap calls.
+        dot, tanh = np.dot, np.tanh
+        for h_prev, h, x_term in zip(hs[:-1], hs[1:], pre, strict=True):
+            dot(h_prev, whh_t, h)  # h = tanh(Whh h_prev + Wxh x + bh)
+            h += x_term
+            tanh(h, h)
         return hs[1:], (xs, hs), (hs[-1].copy(),)
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
@@ -53,17 +57,17 @@ class RNNCell:
         whh = p["Whh"]
         draw = np.multiply(hs[1:], hs[1:])  # becomes d loss / d (pre-activation), per step
         np.subtract(1, draw, out=draw)  # tanh' = 1 - h^2, for the whole window at once
-        dh_next = np.empty_like(hs[0])
-        for t in range(len(draw) - 1, -1, -1):
-            if t < len(draw) - 1:
-                dhs[t] += dh_next  # dh = dy-path + dhnext
-            draw[t] *= dhs[t]  # dhraw = (1 - h^2) * dh
-            np.matmul(draw[t], whh, out=dh_next)  # dhnext = Whh^T dhraw
+        dh_next = np.zeros_like(hs[0])
+        dot = np.dot
+        for dh, d_raw in zip(dhs[::-1], draw[::-1], strict=True):
+            dh += dh_next  # dh = dy-path + dhnext
+            d_raw *= dh  # dhraw = (1 - h^2) * dh
+            dot(d_raw, whh, dh_next)  # dhnext = Whh^T dhraw
         flat = draw.reshape(-1, self.hidden)
-        np.matmul(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
-        np.sum(flat, axis=0, out=grads["bh"])
+        np.dot(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
+        sum_rows(flat, out=grads["bh"])
         if self.one_hot:
-            np.matmul(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
+            np.dot(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
             return None
-        np.matmul(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
-        return draw @ p["Wxh"]
+        np.dot(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
+        return dot_last(draw, p["Wxh"])

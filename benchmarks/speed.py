@@ -1,0 +1,267 @@
+"""Training throughput, ours against a baseline measured side by side in the same run, as JSON.
+
+    python benchmarks/speed.py              # every target, a few minutes
+    python benchmarks/speed.py --quick      # about a minute
+    python benchmarks/speed.py --targets lstm --lstm-threads 1,2
+
+Targets (issue 4), all on tinyshakespeare, characters per second of full training steps
+(forward, backward, clipping, optimiser update, data windows):
+  classic  the classic preset (RNN 100, B=1, seq 25, float64, Adagrad) against the one-hot
+           re-statement of min-char-rnn in tests/minchar_reference.py, from the same weights:
+           goal >= 3x
+  rnn      vanilla RNN 100, B=64, seq 50, float32, mean loss, Adagrad, against PyTorch nn.RNN
+           + Linear + cross-entropy + clip_grad_value_ + Adagrad at the same configuration:
+           goal >= 1.5x
+  lstm     LSTM 256, B=64, seq 50, float32, the same against nn.LSTM: goal >= 0.8x, at each
+           thread count of --lstm-threads
+  gru      GRU 256 against nn.GRU, for information (no goal)
+
+Each (target, thread count) runs in its own process with the BLAS thread count pinned before
+numpy is imported (OPENBLAS/OMP/MKL_NUM_THREADS) and torch.set_num_threads for PyTorch. Ours
+and the baseline alternate in short repeats; figures are medians over the repeats, and `ratio`
+is the median of the per-repeat ratios, which is steadier than a ratio of medians when other
+work shares the machine. `--clock cpu` times single-threaded runs by this process's CPU time,
+which a busy machine disturbs far less than wall time (runs with more than one thread always
+use wall time). PyTorch baselines are skipped with a message if torch is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+TARGETS = ("classic", "rnn", "lstm", "gru")
+GOALS = {"classic": 3.0, "rnn": 1.5, "lstm": 0.8}
+
+# (iterations per repeat, repeats) for each target, full and --quick.
+PLAN = {
+    "classic": ((60, 41), (40, 15)),
+    "rnn": ((10, 31), (6, 11)),
+    "lstm": ((3, 21), (2, 7)),
+    "gru": ((3, 21), (2, 7)),
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer and shorter repeats (~1 minute)")
+    p.add_argument(
+        "--targets", default=",".join(TARGETS), help=f"comma-separated, from {', '.join(TARGETS)}"
+    )
+    p.add_argument(
+        "--threads", type=int, default=1, help="BLAS threads for classic, rnn, gru (default 1)"
+    )
+    p.add_argument(
+        "--lstm-threads",
+        help="thread counts for the lstm target (default 1,2; with --quick, 1)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="time single-threaded runs by wall time or by this process's CPU time (default wall)",
+    )
+    p.add_argument("--corpus", default="tinyshakespeare", help="bundled name or path")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.targets = [t for t in args.targets.split(",") if t]
+    unknown = sorted(set(args.targets) - set(TARGETS))
+    if unknown:
+        p.error(f"unknown target(s) {', '.join(unknown)} (choose from {', '.join(TARGETS)})")
+    default = "1" if args.quick else "1,2"
+    args.lstm_threads = [int(n) for n in (args.lstm_threads or default).split(",") if n]
+    return args
+
+
+# -- the coordinating process --------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    jobs: dict[int, list[str]] = {}
+    for target in args.targets:
+        counts = args.lstm_threads if target == "lstm" else [args.threads]
+        for n in counts:
+            jobs.setdefault(n, []).append(target)
+    results = []
+    for threads, targets in sorted(jobs.items()):
+        cmd = [sys.executable, __file__, "--worker", "--threads", str(threads)]
+        cmd += ["--targets", ",".join(targets), "--corpus", args.corpus, "--clock", args.clock]
+        cmd += ["--quick"] if args.quick else []
+        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            sys.stderr.write(out.stderr)
+            return out.returncode
+        results += json.loads(out.stdout)
+    report = {
+        "benchmark": "speed",
+        "command": " ".join(["python", "benchmarks/speed.py", *(argv or sys.argv[1:])]),
+        "quick": args.quick,
+        "corpus": args.corpus,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "python": platform.python_version(),
+        "results": results,
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+# -- a worker: one thread count, threads pinned before numpy is imported ---------------------
+
+
+def worker(args: argparse.Namespace) -> int:
+    for var in THREAD_VARS:
+        os.environ[var] = str(args.threads)
+    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
+    import numpy as np
+
+    import corpora
+    from engine.config import Config, preset
+    from engine.data import BatchStream
+    from engine.trainer import Trainer
+
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    else:
+        torch.set_num_threads(args.threads)
+
+    name, text = corpora.load(args.corpus)
+    fast = Config(batch=64, seq_length=50, dtype="float32", loss="mean", lr=0.01)
+    configs = {
+        "classic": preset("classic"),
+        "rnn": fast.replace(cell="rnn", hidden=100),
+        "lstm": fast.replace(cell="lstm", hidden=256),
+        "gru": fast.replace(cell="gru", hidden=256),
+    }
+    results = []
+    for target in args.targets:
+        config = configs[target]
+        trainer = Trainer(config, text, seed=0, corpus_name=name)
+        chars = config.batch * config.seq_length
+        entry: dict = {
+            "target": target,
+            "threads": args.threads,
+            "config": {
+                k: getattr(config, k)
+                for k in ("cell", "hidden", "batch", "seq_length", "dtype", "optimizer", "loss")
+            },
+            "goal_ratio": GOALS.get(target),
+        }
+        if target == "classic":
+            baseline, label = reference_step(trainer, np), "tests/minchar_reference.py (one-hot)"
+        elif torch is None:
+            baseline, label = None, None
+            entry["baseline_skipped"] = "torch is not importable (pip install torch==2.13.0)"
+        else:
+            stream = BatchStream(trainer.train_ids, config.batch, config.seq_length)
+            baseline = torch_step(torch, config, len(trainer.vocab), stream)
+            label = f"PyTorch {torch.__version__} nn.{target.upper()} + Linear, one-hot input"
+        iters, repeats = PLAN[target][1 if args.quick else 0]
+        clock = (
+            time.process_time if args.clock == "cpu" and args.threads == 1 else time.perf_counter
+        )
+        entry["clock"] = "cpu" if clock is time.process_time else "wall"
+        entry |= measure(trainer.step, baseline, chars, iters, repeats, np, clock)
+        if label:
+            entry["baseline"] = label
+            if entry["goal_ratio"]:
+                entry["met"] = entry["ratio"] >= entry["goal_ratio"]
+        results.append(entry)
+    print(json.dumps(results))
+    return 0
+
+
+def measure(
+    ours: Callable[[], object],
+    baseline: Callable[[], object] | None,
+    chars: int,
+    iters: int,
+    repeats: int,
+    np,
+    clock: Callable[[], float],
+) -> dict:
+    """Chars/s medians over `repeats`, ours and the baseline alternating (order swapped every
+    repeat so that a slow spell of the machine does not always land on the same side)."""
+
+    def rate(step: Callable[[], object]) -> float:
+        start = clock()
+        for _ in range(iters):
+            step()
+        return chars * iters / (clock() - start)
+
+    for _ in range(2):  # warm up caches, allocator and BLAS buffers
+        ours()
+        if baseline:
+            baseline()
+    mine, theirs = [], []
+    for r in range(repeats):
+        if baseline and r % 2:
+            theirs.append(rate(baseline))
+        mine.append(rate(ours))
+        if baseline and not r % 2:
+            theirs.append(rate(baseline))
+    out = {"ours_chars_per_s": round(float(np.median(mine))), "repeats": repeats, "iters": iters}
+    if baseline:
+        out["baseline_chars_per_s"] = round(float(np.median(theirs)))
+        out["ratio"] = round(float(np.median(np.array(mine) / np.array(theirs))), 3)
+    return out
+
+
+def reference_step(trainer, np) -> Callable[[], object]:
+    """min-char-rnn's loop (one-hot column vectors, a step at a time) from the same weights."""
+    import minchar_reference
+
+    p = trainer.params
+    names = ["l0.Wxh", "l0.Whh", "Why", "l0.bh", "by"]
+    weights = [p[n].reshape(len(p[n]), -1).copy() for n in names]  # biases as columns
+    data = [int(i) for i in trainer.train_ids]  # min-char-rnn reads a Python list of ints
+    loop = minchar_reference.train(data, len(trainer.vocab), weights, iterations=10**12)
+    return lambda: next(loop)
+
+
+def torch_step(torch, config, vocab_size: int, stream) -> Callable[[], object]:
+    """One PyTorch training step doing the same work as ours: one-hot input, recurrent layer,
+    Linear output, mean cross-entropy, backward, element-wise clip, Adagrad; state carried."""
+    nn, functional = torch.nn, torch.nn.functional
+    layer = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[config.cell](vocab_size, config.hidden)
+    head = nn.Linear(config.hidden, vocab_size)
+    params = [*layer.parameters(), *head.parameters()]
+    optimizer = torch.optim.Adagrad(params, lr=config.lr)
+    state = None
+
+    def step() -> float:
+        nonlocal state
+        inputs, targets, reset = stream.next_window()
+        if reset:
+            state = None
+        x = functional.one_hot(torch.from_numpy(inputs), vocab_size).float()
+        out, state = layer(x, state)
+        logits = head(out).reshape(-1, vocab_size)
+        loss = functional.cross_entropy(logits, torch.from_numpy(targets).reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_value_(params, config.clip)
+        optimizer.step()
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+        return float(loss)
+
+    return step
+
+
+if __name__ == "__main__":
+    sys.exit(main())
