@@ -44,10 +44,10 @@ GOALS = {"classic": 3.0, "rnn": 1.5, "lstm": 0.8}
 
 # (iterations per repeat, repeats) for each target, full and --quick.
 PLAN = {
-    "classic": ((60, 41), (40, 15)),
-    "rnn": ((10, 31), (6, 11)),
-    "lstm": ((3, 21), (2, 7)),
-    "gru": ((3, 21), (2, 7)),
+    "classic": ((60, 41), (40, 25)),
+    "rnn": ((10, 31), (6, 15)),
+    "lstm": ((3, 21), (2, 9)),
+    "gru": ((3, 21), (2, 9)),
 }
 
 

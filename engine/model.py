@@ -56,7 +56,7 @@ class CharModel:
             for i in range(config.layers)
         ]
         self._layer_keys: list[list[tuple[str, str]]] = []  # (name in cell, name in params)
-        self._rows: dict[int, np.ndarray] = {}  # arange(n), for picking each target's prob
+        self._row_starts: dict[int, np.ndarray] = {}  # arange(n) * V, to index targets flat
 
     def init_params(self, seed: int) -> Params:
         rs = np.random.RandomState(seed)
@@ -101,7 +101,7 @@ class CharModel:
     ) -> tuple[np.ndarray, Trace, list[State]]:
         """Hidden outputs of the top layer for ids (T, B), a trace for backward, the new
         states. Dropout applies only when `rng` is given (training) and the config has it."""
-        x = params["E"][inputs] if self.embedding else inputs
+        x = params["E"].take(inputs, axis=0) if self.embedding else inputs
         trace, new_state = Trace(inputs, []), []
         for i, cell in enumerate(self.cells):
             mask = None
@@ -119,13 +119,14 @@ class CharModel:
         z += params["by"]
         return z
 
-    def _target_index(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, columns) that pick each target's entry out of (T * B, V) probabilities."""
+    def _target_index(self, targets: np.ndarray) -> np.ndarray:
+        """Where each target's probability sits in the flattened (T * B * V) probabilities:
+        one flat index array is faster to gather and scatter with than (row, column) pairs."""
         n = targets.size
-        rows = self._rows.get(n)
-        if rows is None:
-            rows = self._rows[n] = np.arange(n)
-        return rows, targets.reshape(-1)
+        starts = self._row_starts.get(n)
+        if starts is None:
+            starts = self._row_starts[n] = np.arange(n) * self.vocab_size
+        return starts + targets.reshape(-1)
 
     def forward(
         self,
@@ -136,18 +137,21 @@ class CharModel:
         rng: np.random.Generator | None = None,
     ) -> tuple[Forward, list[State]]:
         top, trace, new_state = self.run(params, inputs, state, rng)
-        probs = softmax(self.logits(params, top))
-        picked = probs.reshape(-1, self.vocab_size)[self._target_index(targets)]
-        total = -float(np.log(picked).sum())
+        # The output layer and softmax for the whole window at once, on (T * B, V) rows.
+        z = np.dot(top.reshape(-1, top.shape[-1]), params["Why"].T)
+        z += params["by"]
+        probs = softmax(z)
+        total = -float(np.add.reduce(np.log(probs.reshape(-1)[self._target_index(targets)])))
         n_chars = targets.size
         loss = total if self.config.loss == "sum" else total / n_chars
+        probs = probs.reshape(*targets.shape, self.vocab_size)
         return Forward(loss, total / n_chars, probs, trace, top), new_state
 
     def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
         grads = {k: np.empty_like(v) for k, v in params.items()}  # each fully written below
         dlogits = fwd.probs  # reused in place: softmax cross-entropy gradient is p - onehot
         flat = dlogits.reshape(-1, self.vocab_size)
-        flat[self._target_index(targets)] -= 1
+        flat.reshape(-1)[self._target_index(targets)] -= 1
         if self.config.loss == "mean":
             flat /= targets.size
         h = self.config.hidden
@@ -188,7 +192,8 @@ def dropout_mask(
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Along the last axis; max-subtracted so exp never overflows. Overwrites `logits`."""
-    logits -= logits.max(axis=-1, keepdims=True)
+    axis = logits.ndim - 1  # ufunc reductions: the ndarray methods add a Python layer
+    logits -= np.maximum.reduce(logits, axis=axis, keepdims=True)
     np.exp(logits, out=logits)
-    logits /= logits.sum(axis=-1, keepdims=True)
+    logits /= np.add.reduce(logits, axis=axis, keepdims=True)
     return logits

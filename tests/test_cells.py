@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from engine import checkpoint, gradcheck
+from engine.cells.ops import dot_last, scatter_rows, sum_rows
 from engine.config import CELLS, Config
 from engine.errors import CharrnnError
 from engine.model import CharModel
 from engine.sampling import SampleSettings
 from engine.trainer import Trainer
+from tui.cli import main
 
 TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" * 4
 
@@ -177,3 +179,60 @@ def test_every_cell_samples_from_a_checkpoint(cell: str, tmp_path) -> None:
 def test_bad_cell_settings_are_refused(changes: dict, message: str) -> None:
     with pytest.raises(CharrnnError, match=re.escape(message)):
         Config().replace(**changes)
+
+
+def test_saturated_gates_stay_finite_and_quiet() -> None:
+    """Huge pre-activations overflow exp inside sigmoid; the gates must saturate to exactly
+    0 or 1 without warnings or NaNs."""
+    import warnings
+
+    for cell in ("lstm", "gru"):
+        model = CharModel(Config(cell=cell, hidden=4, dtype="float32"), vocab_size=5)
+        params = model.init_params(0)
+        for name in params:
+            params[name] *= 1e4
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            top, _, state = model.run(params, np.arange(5)[:, None] % 5, model.zero_state(1))
+        assert np.isfinite(top).all() and all(np.isfinite(a).all() for a in state)
+
+
+def test_row_helpers_match_their_plain_numpy_meaning() -> None:
+    rs = np.random.RandomState(0)
+    ids = rs.randint(6, size=(7, 3))
+    rows = rs.randn(21, 4)
+    expected = np.zeros((6, 4))
+    np.add.at(expected, ids.reshape(-1), rows)
+    np.testing.assert_allclose(scatter_rows(ids, rows, 6, out=np.empty((6, 4))), expected)
+    np.testing.assert_allclose(sum_rows(rows, out=np.empty(4)), rows.sum(0))
+    x = rs.randn(2, 3, 4)
+    w = rs.randn(4, 5)
+    np.testing.assert_allclose(dot_last(x, w), x @ w)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["gradcheck", "--cell", "lstm", "--layers", "2"],
+        ["gradcheck", "--cell", "gru", "--embedding", "3", "--dropout", "0.3", "--layers", "2"],
+    ],
+)
+def test_gradcheck_command_passes(argv: list[str], capsys) -> None:
+    assert main(argv) == 0
+    assert "all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["gradcheck", "--cell", "transformer"], "invalid choice: 'transformer'"),
+        (["gradcheck", "--layers", "0"], "--layers: must be 1 or more"),
+        (["gradcheck", "--dropout", "1"], "--dropout: must be a number in [0, 1)"),
+    ],
+)
+def test_gradcheck_command_refuses_bad_settings(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

@@ -43,7 +43,7 @@ class GRUCell:
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
+        a = p["Wx"].take(xs, axis=0) if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 3, hid)  # becomes r, z, n in place
@@ -51,46 +51,55 @@ class GRUCell:
         hs = np.empty((steps + 1, batch, hid), a.dtype)  # hs[0] the incoming state
         hs[0] = state[0]
         gh = np.empty((batch, 3, hid), a.dtype)
-        wh, bhn = p["Wh"], p["bhn"]
-        for t in range(steps):
-            at = a[t]
-            np.dot(hs[t], wh, out=gh.reshape(batch, 3 * hid))
-            at[:, :N] += gh[:, :N]
-            sigmoid(at[:, :N], out=at[:, :N])  # r, z
-            np.add(gh[:, N], bhn, out=hns[t])
-            at[:, N] += at[:, R] * hns[t]
-            np.tanh(at[:, N], out=at[:, N])  # n
-            np.subtract(hs[t], at[:, N], out=hs[t + 1])  # h = n + z * (h_prev - n)
-            hs[t + 1] *= at[:, Z]
-            hs[t + 1] += at[:, N]
+        rh = np.empty((batch, hid), a.dtype)
+        wh, bhn, mul = p["Wh"], p["bhn"], np.multiply
+        with np.errstate(over="ignore"):  # in sigmoid's exp: a saturated gate, exactly
+            for t in range(steps):
+                at, h = a[t], hs[t + 1]
+                np.dot(hs[t], wh, gh.reshape(batch, 3 * hid))
+                at[:, :N] += gh[:, :N]
+                sigmoid(at[:, :N], out=at[:, :N])  # r, z
+                np.add(gh[:, N], bhn, hns[t])  # hn = Whn h_prev + bhn
+                mul(at[:, R], hns[t], rh)
+                at[:, N] += rh
+                np.tanh(at[:, N], at[:, N])  # n = tanh(a_n + r hn)
+                np.subtract(hs[t], at[:, N], h)  # h = n + z (h_prev - n)
+                h *= at[:, Z]
+                h += at[:, N]
         return hs[1:], (xs, a, hns, hs), (hs[-1].copy(),)
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
         xs, a, hns, hs = cache
         steps, batch, hid = hns.shape
-        r, z, n = a[:, :, R], a[:, :, Z], a[:, :, N]
-        h_prev = hs[:-1]
-        # Local derivatives that do not depend on the incoming gradient, for the whole window:
-        # d a_z = dh (h_prev - n) z(1-z);  d a_n = dh (1-z)(1-n^2);  d a_r = d a_n hn r(1-r);
-        # d hn = d a_n r;  and h_prev also gets dh z directly.
-        k_z = (h_prev - n) * z * (1 - z)
-        k_n = (1 - z) * (1 - n * n)
-        k_r = hns * r * (1 - r)
         dan = np.empty_like(hns)  # d loss / d n's pre-activation
         dah = np.empty_like(a)  # d loss / d gh + [0, 0, bhn]: the recurrent side's r, z, hn
-        dh_next = np.zeros_like(hs[0])
         dh = np.empty_like(hs[0])
-        direct = np.empty_like(hs[0])
-        wh_t = p["Wh"].T
+        dh_next = np.zeros_like(hs[0])
+        one_minus_z = np.empty_like(dh)
+        tmp = np.empty_like(dh)
+        wh_t, dot, mul, sub = p["Wh"].T, np.dot, np.multiply, np.subtract
+        # One step's arrays stay in cache, so the derivatives are formed step by step.
         for t in range(steps - 1, -1, -1):
-            np.add(dhs[t], dh_next, out=dh)
-            np.multiply(dh, k_z[t], out=dah[t, :, Z])
-            np.multiply(dh, k_n[t], out=dan[t])
-            np.multiply(dan[t], k_r[t], out=dah[t, :, R])
-            np.multiply(dan[t], r[t], out=dah[t, :, N])
-            np.dot(dah[t].reshape(batch, 3 * hid), wh_t, out=dh_next)
-            np.multiply(dh, z[t], out=direct)
-            dh_next += direct
+            at, dat = a[t], dah[t]
+            r, z, n = at[:, R], at[:, Z], at[:, N]
+            np.add(dhs[t], dh_next, dh)  # dh = dy-path + dh_next
+            sub(1, z, one_minus_z)
+            sub(hs[t], n, tmp)  # d a_z = dh (h_prev - n) z (1 - z)
+            tmp *= dh
+            tmp *= z
+            mul(tmp, one_minus_z, dat[:, Z])
+            mul(n, n, tmp)  # d a_n = dh (1 - z) (1 - n^2)
+            sub(1, tmp, tmp)
+            tmp *= dh
+            mul(tmp, one_minus_z, dan[t])
+            mul(dan[t], r, dat[:, N])  # d hn = d a_n r
+            sub(1, r, tmp)  # d a_r = d a_n hn r (1 - r)
+            tmp *= dat[:, N]
+            mul(tmp, hns[t], dat[:, R])
+            dot(dat.reshape(batch, 3 * hid), wh_t, dh_next)  # dh_next = d gh Wh^T + dh z
+            mul(dh, z, tmp)
+            dh_next += tmp
+        h_prev = hs[:-1]
         flat_h = dah.reshape(-1, 3 * hid)
         np.dot(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
         np.sum(dah[:, :, N], axis=(0, 1), out=grads["bhn"])

@@ -8,8 +8,8 @@
 
 Arrays hold rows (one per stream), so weights are (inputs, 4H): `x Wx` is `x @ Wx`, and a
 one-hot input's product is the row lookup `Wx[id]`. Gates are stored in the order o, i, f, g:
-the three sigmoids are then one slice in the forward pass, and the three gates that the cell
-gradient feeds (i, f, g) are one slice in the backward pass.
+the three sigmoid gates are one slice, and so are the two gates (i, f) whose gradients start
+from dc times their sigmoid derivative.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
+from engine.cells.ops import dot_last, scatter_rows, sum_rows
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
@@ -46,7 +46,7 @@ class LSTMCell:
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         h, c = state
         # Input term and bias for the whole window in one product (a row lookup for ids).
-        a = p["Wx"][xs] if self.one_hot else dot_last(xs, p["Wx"])
+        a = p["Wx"].take(xs, axis=0) if self.one_hot else dot_last(xs, p["Wx"])
         a += p["b"]
         steps, batch, hid = len(a), a.shape[1], self.hidden
         a = a.reshape(steps, batch, 4, hid)  # becomes the gate activations in place
@@ -57,47 +57,60 @@ class LSTMCell:
         tanh_cs = np.empty((steps, batch, hid), a.dtype)
         ig = np.empty((batch, hid), a.dtype)
         rec = np.empty((batch, 4 * hid), a.dtype)  # the recurrent product of one step
-        wh = p["Wh"]
-        for t in range(steps):
-            at = a[t]
-            at += np.dot(hs[t], wh, out=rec).reshape(batch, 4, hid)
-            sigmoid(at[:, :CAND], out=at[:, :CAND])  # o, i, f
-            np.tanh(at[:, CAND], out=at[:, CAND])  # g
-            np.multiply(at[:, FORGET], cs[t], out=cs[t + 1])  # c = f * c_prev + i * g
-            np.multiply(at[:, IN], at[:, CAND], out=ig)
-            cs[t + 1] += ig
-            np.tanh(cs[t + 1], out=tanh_cs[t])  # h = o * tanh(c)
-            np.multiply(at[:, OUT], tanh_cs[t], out=hs[t + 1])
+        # All four gates in one exp pass: sigmoid(x) = 1 / (1 + exp(-x)) for o, i, f, and
+        # tanh(x) = 2 sigmoid(2x) - 1 for g, so the pre-activations are scaled by -1 or -2.
+        scale = np.array([-1, -1, -1, -2], a.dtype)[:, None]
+        wh, dot, mul, exp, recip = p["Wh"], np.dot, np.multiply, np.exp, np.reciprocal
+        with np.errstate(over="ignore"):  # exp(large) = inf gives a saturated gate exactly
+            for t in range(steps):
+                at, g = a[t], a[t, :, CAND]
+                at += dot(hs[t], wh, rec).reshape(batch, 4, hid)
+                mul(at, scale, at)
+                exp(at, at)
+                at += 1
+                recip(at, at)  # o, i, f, and sigmoid(2 a_g)
+                g *= 2
+                g -= 1  # g = tanh(a_g)
+                mul(at[:, FORGET], cs[t], cs[t + 1])  # c = f * c_prev + i * g
+                mul(at[:, IN], g, ig)
+                cs[t + 1] += ig
+                np.tanh(cs[t + 1], tanh_cs[t])  # h = o * tanh(c)
+                mul(at[:, OUT], tanh_cs[t], hs[t + 1])
         return hs[1:], (xs, a, cs, tanh_cs, hs), (hs[-1].copy(), cs[-1].copy())
 
     def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
         xs, a, cs, tanh_cs, hs = cache
         steps, batch, hid = tanh_cs.shape
-        o, i, f, g = a[:, :, OUT], a[:, :, IN], a[:, :, FORGET], a[:, :, CAND]
-        c_prev = cs[:-1]
-        # Local derivatives that do not depend on the incoming gradient, for the whole window:
-        # d a_o = dh * tanh(c) o(1-o);  dc = dc_next + dh * o (1 - tanh(c)^2);
-        # d a_[i, f, g] = dc * [g i(1-i), c_prev f(1-f), i (1-g^2)].
-        k_o = tanh_cs * o * (1 - o)
-        k_c = o * (1 - tanh_cs * tanh_cs)
-        k_ifg = np.empty((steps, batch, 3, hid), a.dtype)
-        np.multiply(g * i, 1 - i, out=k_ifg[:, :, 0])
-        np.multiply(c_prev * f, 1 - f, out=k_ifg[:, :, 1])
-        np.multiply(i, 1 - g * g, out=k_ifg[:, :, 2])
         da = np.empty_like(a)  # d loss / d gate pre-activations
-        dh_next = np.zeros_like(hs[0])
-        dc_next = np.zeros_like(cs[0])
         dh = np.empty_like(hs[0])
-        dc = np.empty_like(cs[0])
-        wh_t = p["Wh"].T
+        dh_next = np.zeros_like(hs[0])
+        dc = np.zeros_like(cs[0])  # d loss / d c, carried backwards through f
+        ds = np.empty((batch, 3, hid), a.dtype)  # sigmoid' = s (1 - s) for o, i, f
+        tmp = np.empty_like(dh)
+        wh_t, dot, mul, sub = p["Wh"].T, np.dot, np.multiply, np.subtract
+        # One step's arrays stay in cache, so the derivatives are formed step by step.
         for t in range(steps - 1, -1, -1):
-            np.add(dhs[t], dh_next, out=dh)
-            np.multiply(dh, k_o[t], out=da[t, :, OUT])
-            np.multiply(dh, k_c[t], out=dc)
-            dc += dc_next
-            np.multiply(k_ifg[t], dc[:, None], out=da[t, :, IN:])
-            np.multiply(dc, f[t], out=dc_next)
-            np.dot(da[t].reshape(batch, 4 * hid), wh_t, out=dh_next)
+            at, dat, tc = a[t], da[t], tanh_cs[t]
+            o, i, g = at[:, OUT], at[:, IN], at[:, CAND]
+            np.add(dhs[t], dh_next, dh)  # dh = dy-path + dh_next
+            sub(1, at[:, :CAND], ds)
+            ds *= at[:, :CAND]
+            mul(dh, tc, dat[:, OUT])  # d a_o = dh tanh(c) o (1 - o)
+            dat[:, OUT] *= ds[:, OUT]
+            mul(tc, tc, tmp)  # dc = dc_next + dh o (1 - tanh(c)^2)
+            sub(1, tmp, tmp)
+            tmp *= o
+            tmp *= dh
+            dc += tmp
+            mul(ds[:, IN:], dc[:, None], dat[:, IN:CAND])  # d a_i = dc g i (1 - i)
+            dat[:, IN] *= g
+            dat[:, FORGET] *= cs[t]  # d a_f = dc c_prev f (1 - f)
+            mul(g, g, tmp)  # d a_g = dc i (1 - g^2)
+            sub(1, tmp, tmp)
+            tmp *= i
+            mul(tmp, dc, dat[:, CAND])
+            dc *= at[:, FORGET]  # dc_next = dc f
+            dot(dat.reshape(batch, 4 * hid), wh_t, dh_next)  # dh_next = d a Wh^T
         flat = da.reshape(-1, 4 * hid)
         np.dot(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
         sum_rows(flat, out=grads["b"])

@@ -6,13 +6,13 @@ import numpy as np
 
 
 def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """1 / (1 + exp(-x)), computed as 0.5 tanh(x / 2) + 0.5: no overflow warnings for very
-    negative x, and the dtype is kept (Python scalars do not upcast float32)."""
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out
+    """1 / (1 + exp(-x)). exp is about twice as fast as tanh in numpy, so this beats
+    0.5 tanh(x/2) + 0.5. exp(-x) overflows to inf for very negative x, giving exactly 0; call
+    it under np.errstate(over="ignore"). Python scalars keep float32 arrays float32."""
+    out = np.negative(x, out=out)
+    np.exp(out, out=out)
+    out += 1
+    return np.reciprocal(out, out=out)
 
 
 def one_hot(ids: np.ndarray, size: int, dtype: np.dtype) -> np.ndarray:
