@@ -60,7 +60,7 @@ class Baseline:
         loss.backward()
         nn.utils.clip_grad_norm_(self.model.parameters(), CLIP_NORM)
         self.opt.step()
-        return float(loss)
+        return loss.item()
 
     def evaluate(self) -> float:
         return evaluate(self.model, self.val_ids)
