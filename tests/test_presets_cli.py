@@ -71,6 +71,9 @@ BAD = [
     (["--val-fraction", "1"], "--val-fraction: must be at least 0 and below 1"),
     (["--eval-every", "-2"], "--eval-every: must be 0 or more"),
     (["--beta2", "1"], "--beta2: must be at least 0 and below 1"),
+    (["--dropout", "1.5"], "--dropout: must be at least 0 and below 1"),
+    (["--embedding", "-1"], "--embedding: must be 0 or more"),
+    (["--init-scale", "0"], "--init-scale: must be a positive number"),
 ]
 
 
