@@ -115,9 +115,9 @@ PRESETS: dict[str, tuple[Config, str]] = {
             clip=0.0,
             clip_norm=5.0,
             lr_decay=0.6,
-            lr_decay_every=600,
+            lr_decay_every=3000,  # it runs ~7x more iterations a second than the gated cells
         ),
-        "vanilla RNN 128, B=64, seq 32, Adam 5e-3 decaying 0.6x per 600 its, float32",
+        "vanilla RNN 128, B=64, seq 32, Adam 5e-3 decaying 0.6x per 3000 its, float32",
     ),
     "lstm": (
         dataclasses.replace(
