@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--budgets", default="60,120,300", help="seconds of training at which to evaluate"
     )
     p.add_argument("--quick", action="store_true", help="budgets 15,30 (a few minutes in all)")
-    p.add_argument("--threads", type=int, default=1, help="OpenBLAS threads for numpy (default 1)")
+    p.add_argument("--threads", type=int, default=2, help="OpenBLAS threads for numpy (default 2)")
     p.add_argument("--torch-threads", type=int, default=2, help="PyTorch threads (default 2)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--torch-only", action="store_true", help="run only the PyTorch baseline")
