@@ -6,6 +6,7 @@ Layout (format version 1):
   optim/<name>       optimiser state, e.g. optim/mem.l0.Wxh
   state/<layer>/<i>  recurrent state arrays (B, H) per layer
   history/loss       float32 nats per character of every iteration trained
+  history/val        float64 (n, 2): iteration, held-out nats/char after it (optional)
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def arrays_of(trainer: Trainer) -> dict[str, np.ndarray]:
     for i, layer_state in enumerate(trainer.state):
         arrays |= {f"state/{i}/{j}": a for j, a in enumerate(layer_state)}
     arrays["history/loss"] = np.frombuffer(trainer.loss_history, dtype=np.float32)
+    arrays["history/val"] = np.array(trainer.val_history, dtype=np.float64).reshape(-1, 2)
     return arrays
 
 
@@ -215,6 +217,11 @@ def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
     history = ckpt.arrays.get("history/loss")
     if history is not None:
         trainer.loss_history.frombytes(history.astype(np.float32).tobytes())
+    val = ckpt.arrays.get("history/val")
+    if val is not None:
+        if val.ndim != 2 or val.shape[1] != 2:
+            raise CharrnnError(f"{ckpt.path}: history/val has shape {val.shape}, expected (n, 2)")
+        trainer.val_history = [(int(n), float(v)) for n, v in val]
     return trainer
 
 

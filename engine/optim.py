@@ -1,10 +1,29 @@
-"""Optimisers that update parameters in place, and gradient clipping."""
+"""Optimisers that update parameters in place, gradient clipping, and the learning-rate schedule.
+
+Every optimiser keeps all of its state as arrays in `self.state` (moments, Adam's step count),
+so a checkpoint saves and restores it generically as `optim/<name>` and resuming is exact.
+The learning rate is an attribute the trainer sets before each update from `scheduled_lr`.
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Protocol
 
 import numpy as np
 
 from engine.cells.base import Params
+from engine.config import Config
+
+GLOBAL_NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6)
+
+
+class Optimizer(Protocol):
+    name: str
+    lr: float
+    state: dict[str, np.ndarray]
+
+    def update(self, params: Params, grads: Params) -> None: ...
 
 
 def clip_elementwise(grads: Params, limit: float) -> None:
@@ -15,13 +34,40 @@ def clip_elementwise(grads: Params, limit: float) -> None:
             np.maximum(g, -limit, out=g)
 
 
+def global_norm(grads: Params) -> float:
+    """The L2 norm of all gradients taken together, accumulated in float64."""
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_global_norm(grads: Params, max_norm: float) -> float:
+    """Scale every gradient by the same factor so that their joint L2 norm is at most
+    `max_norm` (0 disables); this keeps the update's direction, unlike element-wise clipping.
+    Returns the norm before clipping."""
+    norm = global_norm(grads)
+    if max_norm > 0:
+        scale = max_norm / (norm + GLOBAL_NORM_EPS)
+        if scale < 1:
+            for g in grads.values():
+                g *= g.dtype.type(scale)
+    return norm
+
+
+def scheduled_lr(config: Config, iteration: int) -> float:
+    """Step decay: lr * lr_decay ** (iteration // lr_decay_every); exactly lr without decay."""
+    if config.lr_decay == 1:
+        return config.lr
+    return config.lr * config.lr_decay ** (iteration // config.lr_decay_every)
+
+
 class Adagrad:
-    """min-char-rnn's Adagrad: mem += g*g; p -= lr * g / sqrt(mem + 1e-8)."""
+    """mem += g*g, then min-char-rnn's p -= lr * g / sqrt(mem + 1e-8) (`eps_inside`), or
+    PyTorch's p -= lr * g / (sqrt(mem) + 1e-10). The second keeps early steps near lr in size
+    (the first shrinks tiny minibatch gradients less gently), and learns better with B > 1."""
 
-    name = "adagrad"
-
-    def __init__(self, params: Params, lr: float, eps: float = 1e-8) -> None:
-        self.lr, self.eps = lr, eps
+    def __init__(self, params: Params, lr: float, *, eps_inside: bool = True) -> None:
+        self.name = "adagrad" if eps_inside else "adagrad-torch"
+        self.lr, self.eps_inside = lr, eps_inside
+        self.eps = 1e-8 if eps_inside else 1e-10
         self.state: dict[str, np.ndarray] = {
             f"mem.{k}": np.zeros_like(v) for k, v in params.items()
         }
@@ -30,8 +76,58 @@ class Adagrad:
         for name, p in params.items():
             g, mem = grads[name], self.state[f"mem.{name}"]
             mem += g * g
-            p -= self.lr * g / np.sqrt(mem + self.eps)
+            if self.eps_inside:
+                p -= self.lr * g / np.sqrt(mem + self.eps)  # min-char-rnn, term for term
+            else:
+                p -= self.lr * g / (np.sqrt(mem) + self.eps)
 
 
-def make_optimizer(name: str, params: Params, lr: float) -> Adagrad:
-    return {"adagrad": Adagrad}[name](params, lr)
+class Adam:
+    """Adam with bias correction, in PyTorch's arrangement:
+    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  t += 1
+    p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    The step count t is an array in `state` so that it is checkpointed with the moments."""
+
+    name = "adam"
+
+    def __init__(
+        self, params: Params, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
+    ) -> None:
+        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.state: dict[str, np.ndarray] = {"step": np.zeros((), np.int64)}
+        for k, v in params.items():
+            self.state[f"m.{k}"] = np.zeros_like(v)
+            self.state[f"v.{k}"] = np.zeros_like(v)
+        self._tmp = {k: np.empty_like(v) for k, v in params.items()}  # scratch, not state
+
+    def update(self, params: Params, grads: Params) -> None:
+        self.state["step"] += 1
+        t = int(self.state["step"])
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.lr / (1 - b1**t)
+        root_bc2 = math.sqrt(1 - b2**t)
+        for name, p in params.items():
+            g, m, v, tmp = (
+                grads[name],
+                self.state[f"m.{name}"],
+                self.state[f"v.{name}"],
+                self._tmp[name],
+            )
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp /= root_bc2
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p -= tmp
+
+
+def make_optimizer(config: Config, params: Params) -> Optimizer:
+    if config.optimizer == "adam":
+        return Adam(params, config.lr, config.beta1, config.beta2)
+    return Adagrad(params, config.lr, eps_inside=config.optimizer == "adagrad")

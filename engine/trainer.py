@@ -13,8 +13,9 @@ from engine.cells.base import Params, State
 from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
 from engine.errors import CharrnnError
+from engine.evaluate import validation_loss
 from engine.model import CharModel
-from engine.optim import clip_elementwise, make_optimizer
+from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
 from engine.sampling import SampleSettings, sample_text
 from engine.vocab import Vocab
 
@@ -31,6 +32,10 @@ class StepResult:
     chars: int  # characters trained on in this step
     seconds: float  # wall time this step took
     reset: bool  # the data pointer wrapped and the hidden state restarted
+    lr: float = 0.0  # the learning rate this step used (after any decay)
+    val_loss: float | None = None  # held-out nats/char, when this step ended with an evaluation
+    val_best: bool = False  # that evaluation is the best so far
+    eval_seconds: float = 0.0  # wall time of the evaluation, not counted in `seconds`
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,16 @@ class Trainer:
             )
         self.corpus = CorpusInfo(corpus_name, fingerprint(text), len(text))
         self.train_ids, self.val_ids = split(ids, config.val_fraction)
+        if config.val_fraction > 0 and len(self.val_ids) < 2:
+            raise CharrnnError(
+                f"val_fraction {config.val_fraction} holds out {len(self.val_ids)} of "
+                f"{len(ids)} characters; validation needs at least 2"
+            )
         self.stream = BatchStream(self.train_ids, config.batch, config.seq_length)
         self.model = CharModel(config, len(self.vocab))
         self.seed = seed
         self.params: Params = self.model.init_params(seed)
-        self.optimizer = make_optimizer(config.optimizer, self.params, config.lr)
+        self.optimizer = make_optimizer(config, self.params)
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
@@ -72,7 +82,8 @@ class Trainer:
         units = config.seq_length if config.loss == "sum" else 1
         self.smooth_loss = per_char_start * units
         self.loss_history = array("f")  # nats per character of every iteration trained
-        self.elapsed = 0.0  # seconds spent inside step()
+        self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
+        self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
 
     # -- training -----------------------------------------------------------------------
 
@@ -93,21 +104,35 @@ class Trainer:
         )
         self.smooth_loss = SMOOTHING * self.smooth_loss + (1 - SMOOTHING) * fwd.loss
         clip_elementwise(grads, self.config.clip)
+        if self.config.clip_norm > 0:
+            clip_global_norm(grads, self.config.clip_norm)
+        self.optimizer.lr = lr = scheduled_lr(self.config, self.iteration)
         self.optimizer.update(self.params, grads)
         self.loss_history.append(fwd.nats_per_char)
-        result = StepResult(
-            iteration=self.iteration,
+        seconds = time.perf_counter() - start
+        self.iteration += 1
+        self.elapsed += seconds
+        val_loss, val_best, eval_seconds = None, False, 0.0
+        if self.eval_due(self.iteration - 1):
+            before = self.best_val_loss
+            start = time.perf_counter()
+            val_loss = self.record_validation(self.iteration - 1)
+            eval_seconds = time.perf_counter() - start
+            val_best = math.isfinite(val_loss) and (before is None or val_loss < before)
+        return StepResult(
+            iteration=self.iteration - 1,
             loss=fwd.loss,
             smooth_loss=self.smooth_loss,
             nats_per_char=fwd.nats_per_char,
             smooth_nats_per_char=self.smooth_loss / self.loss_units,
             chars=targets.size,
-            seconds=time.perf_counter() - start,
+            seconds=seconds,
             reset=reset,
+            lr=lr,
+            val_loss=val_loss,
+            val_best=val_best,
+            eval_seconds=eval_seconds,
         )
-        self.iteration += 1
-        self.elapsed += result.seconds
-        return result
 
     def run(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]
@@ -115,6 +140,40 @@ class Trainer:
     @property
     def diverged(self) -> bool:
         return not math.isfinite(self.smooth_loss)
+
+    # -- validation ---------------------------------------------------------------------
+
+    @property
+    def has_validation(self) -> bool:
+        return len(self.val_ids) >= 2
+
+    def eval_due(self, iteration: int) -> bool:
+        """Whether iteration n (counted from 0) is followed by an evaluation: n = 0, K, 2K, ...
+        for eval_every K, so validation lines fall on the same `iter N` as min-char-rnn's."""
+        every = self.config.eval_every
+        return bool(every) and self.has_validation and iteration % every == 0
+
+    def evaluate(self) -> float:
+        """Mean nats per character over the held-out split (see engine.evaluate for exactly
+        how). Reads the weights only: training state, cursors and RNG are untouched."""
+        if not self.has_validation:
+            raise CharrnnError("no held-out text to evaluate on (val_fraction is 0)")
+        return validation_loss(self.model, self.params, self.val_ids)
+
+    def record_validation(self, iteration: int) -> float:
+        """Evaluate now and add (iteration, loss) to the history."""
+        loss = self.evaluate()
+        self.val_history.append((iteration, loss))
+        return loss
+
+    @property
+    def last_val_loss(self) -> float | None:
+        return self.val_history[-1][1] if self.val_history else None
+
+    @property
+    def best_val_loss(self) -> float | None:
+        finite = [v for _, v in self.val_history if math.isfinite(v)]
+        return min(finite) if finite else None
 
     # -- sampling -----------------------------------------------------------------------
 

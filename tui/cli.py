@@ -12,6 +12,7 @@ from typing import NoReturn
 import corpora
 from engine.config import CELLS, PRESETS
 from engine.errors import CharrnnError
+from tui import hparams
 
 DEFAULT_FPS = 20
 # Kept here, not imported from tui.themes, so `charrnn --help` does not import Textual.
@@ -107,6 +108,7 @@ def build_parser() -> Parser:
         choices=list(PRESETS),
         help="hyper-parameter preset (default: classic, which is min-char-rnn exactly)",
     )
+    hparams.add_arguments(train)  # the "model and optimiser" group: overrides of the preset
     train.add_argument(
         "--iters",
         type=non_negative_int,
@@ -149,12 +151,13 @@ def build_parser() -> Parser:
         metavar="T",
         help="sampling temperature: below 1 is safer, above 1 wilder (default 1.0)",
     )
-    console = train.add_argument_group("console options (ignored with --headless)")
-    console.add_argument(
+    train.add_argument(
         "--run-dir",
         metavar="DIR",
-        help="where saves, autosaves and metrics.jsonl go (default: runs/CORPUS-TIMESTAMP/)",
+        help="where latest.npz, autosaves, best.npz (best validation) and metrics.jsonl go "
+        "(console default: runs/CORPUS-TIMESTAMP/; headless: only when given)",
     )
+    console = train.add_argument_group("console options (ignored with --headless)")
     console.add_argument(
         "--autosave-minutes",
         type=non_negative_float,

@@ -15,15 +15,21 @@ from engine.config import preset
 from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, sample_text
 from engine.trainer import Trainer
+from tui import hparams
 
 
 def build_trainer(args: argparse.Namespace) -> Trainer:
     """A fresh or resumed Trainer for `charrnn train`'s arguments."""
     name, text = corpora.load(args.corpus)
+    changes = hparams.overrides(args)
     if args.resume:
-        trainer = checkpoint.restore(checkpoint.load(args.resume), text, name)
+        ckpt = checkpoint.load(args.resume)
+        config = hparams.resumed_config(ckpt.config, changes, args.resume)
+        trainer = checkpoint.restore(ckpt, text, name)
+        trainer.config = config  # only schedule fields differ; the trainer reads them per step
     else:
-        trainer = Trainer(preset(args.preset), text, seed=args.seed, corpus_name=name)
+        config = hparams.fresh_config(preset(args.preset), changes)
+        trainer = Trainer(config, text, seed=args.seed, corpus_name=name)
     if args.sample_every is not None:
         trainer.config = trainer.config.replace(sample_every=args.sample_every)
     return trainer

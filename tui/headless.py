@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 
 from engine import checkpoint
 from engine.sampling import SampleSettings
-from engine.trainer import Trainer
+from engine.trainer import StepResult, Trainer
+from tui.rundir import RunDir
 
 
 def train_headless(trainer: Trainer, args: argparse.Namespace) -> int:
     config = trainer.config
     settings = SampleSettings(length=config.sample_length, temperature=args.temperature)
     stop_at = None if args.iters is None else trainer.iteration + args.iters
+    run_dir = RunDir(Path(args.run_dir)).create() if getattr(args, "run_dir", None) else None
     print(f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.", flush=True)
     status = 0
     try:
@@ -31,6 +35,8 @@ def train_headless(trainer: Trainer, args: argparse.Namespace) -> int:
                 return 1
             if n % args.log_every == 0:
                 print(f"iter {n}, loss: {result.smooth_loss:f}", flush=True)
+            if result.val_loss is not None:
+                report_validation(trainer, result, run_dir)
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         status = 130
@@ -38,4 +44,22 @@ def train_headless(trainer: Trainer, args: argparse.Namespace) -> int:
         if args.save and not trainer.diverged:
             path = checkpoint.save(trainer, args.save)
             print(f"saved iteration {trainer.iteration} to {path}", file=sys.stderr)
+        if run_dir and not trainer.diverged:
+            checkpoint.save(trainer, run_dir.latest)
     return status
+
+
+def report_validation(trainer: Trainer, result: StepResult, run_dir: RunDir | None) -> None:
+    """The validation line; with a run directory, its metrics line and the best checkpoint."""
+    val = result.val_loss
+    best = " (best)" if result.val_best else ""
+    print(
+        f"iter {result.iteration}, val loss: {val:.4f} nats/char ({val / math.log(2):.4f} bits)"
+        f"{best}",
+        flush=True,
+    )
+    if run_dir is None:
+        return
+    run_dir.append_metrics([{"iteration": result.iteration, "val_loss": val}])
+    if result.val_best:
+        checkpoint.save(trainer, run_dir.best)
