@@ -12,9 +12,11 @@ import time
 
 import numpy as np
 import pytest
-from console_support import SIZE, make_app, press, tiny_trainer, wait_for
+from console_support import SIZE, TINY, make_app, press, tiny_trainer, wait_for
 
+import corpora
 from engine import checkpoint
+from engine.trainer import Trainer
 from tui import cli
 from tui.messages import Progress, SampleReady, Saved
 from tui.rundir import RunDir
@@ -181,6 +183,23 @@ async def test_loss_panel_shows_a_validation_figure_when_reported(tmp_path):
     async with app.run_test(size=SIZE):
         app.loss_panel.add([2.0], 2.0, val_loss=2.25)
         assert "val 2.2500" in app.loss_panel.figures()
+
+
+async def test_validation_shows_in_the_status_line_and_keeps_the_best_model(tmp_path):
+    name, text = corpora.load("alice")
+    config = TINY.replace(cell="gru", val_fraction=0.1, eval_every=20, sample_every=0)
+    trainer = Trainer(config, text[:6000], corpus_name=name)
+    app = make_app(tmp_path / "run", trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.val_loss is not None)
+        await wait_for(pilot, lambda: (tmp_path / "run" / "best.npz").exists())
+        assert "val " in str(app.status.render())
+        assert "val " in app.loss_panel.figures()
+        await press(pilot, "space")
+    best = checkpoint.load(tmp_path / "run" / "best.npz")
+    assert best.config.cell == "gru"
+    evaluated = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert any("val_loss" in record for record in evaluated)
 
 
 def test_console_options_parse():

@@ -134,7 +134,8 @@ class ConsoleApp(App[int]):
     def on_mount(self) -> None:
         info = self.session.info()  # before the worker starts: the only time the UI reads it
         self._show_trainer(info.summary, info.corpus, info.iteration, info.elapsed)
-        self.loss_panel.reset(info.history, info.smooth_loss)
+        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
+        self.status.val_loss = info.val_loss
         status = self.status
         status.temperature = self.temperature
         status.run_dir = str(self.run_dir.path)
@@ -169,6 +170,7 @@ class ConsoleApp(App[int]):
         status.iteration = msg.iteration
         status.chars_per_s = msg.chars_per_s
         status.elapsed = msg.elapsed
+        status.val_loss = msg.val_loss
         self.loss_panel.add(msg.losses, msg.smooth_loss, msg.val_loss)
         self.samples.flush_if_due()
 
@@ -186,13 +188,18 @@ class ConsoleApp(App[int]):
         self.status.iteration = self.iteration = msg.iteration
 
     def on_saved(self, msg: Saved) -> None:
-        what = {"autosave": "autosaved", "exit": "saved on exit"}.get(msg.reason, "saved")
+        what = {
+            "autosave": "autosaved",
+            "exit": "saved on exit",
+            "best": "best validation so far: saved",
+        }.get(msg.reason, "saved")
         self.message_line.show(f"{what} iteration {msg.iteration:,} to {msg.path}")
 
     def on_loaded(self, msg: Loaded) -> None:
         info = msg.info
         self._show_trainer(info.summary, info.corpus, info.iteration, info.elapsed)
-        self.loss_panel.reset(info.history, info.smooth_loss)
+        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
+        self.status.val_loss = info.val_loss
         if self.status.state == "diverged":
             self.status.state = "paused"
         self.message_line.show(f"loaded {msg.path} at iteration {info.iteration:,}")

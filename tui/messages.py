@@ -22,6 +22,8 @@ class TrainerInfo:
     smooth_loss: float  # nats per character
     elapsed: float
     history: list[float]  # finite nats/char per point, already downsampled for the sparkline
+    val_loss: float | None = None  # latest held-out nats/char, when the model has a split
+    best_val_loss: float | None = None
 
 
 class Progress(SessionMessage):

@@ -114,6 +114,8 @@ def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
         smooth_loss=smooth,
         elapsed=trainer.elapsed,
         history=[float(x) for x in history],
+        val_loss=trainer.last_val_loss,
+        best_val_loss=trainer.best_val_loss,
     )
 
 
@@ -216,6 +218,10 @@ class Session:
         self._pending_chars += result.chars
         if n % self.settings.metrics_every == 0:
             self._record_metrics(n, result.smooth_nats_per_char)
+        if result.val_loss is not None:
+            self._metrics.append({"iteration": n, "val_loss": round(result.val_loss, 6)})
+            if result.val_best:  # keep the best model beside the latest
+                self._save(self.run_dir.best, "best")
         now = time.perf_counter()
         if now - self._last_report >= self.settings.report_interval:
             self._report(now)
@@ -284,6 +290,7 @@ class Session:
                     smooth_loss=self.trainer.smooth_loss / self.trainer.loss_units,
                     chars_per_s=self._pending_chars / seconds,
                     elapsed=self.trainer.elapsed,
+                    val_loss=self.trainer.last_val_loss,
                 )
             )
             self._pending = []  # a new list: the message keeps the old one

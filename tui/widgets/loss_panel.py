@@ -46,13 +46,13 @@ class LossPanel(Vertical):
         yield self.sparkline
         yield self.figures_line
 
-    def reset(self, history: list[float], smooth: float) -> None:
+    def reset(self, history: list[float], smooth: float, val_loss: float | None = None) -> None:
         """Start over from a model's history (on start, and when a checkpoint is loaded)."""
         self.points.clear()
         self.points.extend(x for x in history if math.isfinite(x))
         self.best = smooth if math.isfinite(smooth) else None
         self.smooth = smooth if math.isfinite(smooth) else None
-        self.val_loss = None
+        self.val_loss = val_loss
         self._redraw()
 
     def add(self, losses: list[float], smooth: float, val_loss: float | None = None) -> None:

@@ -28,6 +28,7 @@ class StatusLine(Static):
     chars_per_s: reactive[float | None] = reactive(None)
     elapsed = reactive(0.0)
     temperature = reactive(1.0)
+    val_loss: reactive[float | None] = reactive(None)  # held-out nats/char, if evaluated
     summary = reactive("")
     corpus = reactive("")
     run_dir = reactive("")
@@ -37,8 +38,11 @@ class StatusLine(Static):
         speed = rate(self.chars_per_s) if self.state == "running" else "—"
         first = (
             f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
-            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}  {self.corpus}"
+            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}  "
         )
+        if self.val_loss is not None:
+            first += f"val {self.val_loss:.3f}  "
+        first += self.corpus
         head = f"{self.summary} · "
         room = max(self.size.width - len(head), 12)
         where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
