@@ -146,10 +146,10 @@ PRESETS: dict[str, tuple[Config, str]] = {
             clip=0.0,
             clip_norm=5.0,
             lr_decay=0.6,
-            lr_decay_every=600,
+            lr_decay_every=800,
             init_scale=0.05,
         ),
-        "GRU 256, B=64, seq 32, Adam 5e-3 decaying 0.6x per 600 its, float32 (best per second)",
+        "GRU 256, B=64, seq 32, Adam 5e-3 decaying 0.6x per 800 its, float32 (best per second)",
     ),
 }
 
