@@ -173,3 +173,25 @@ def test_headless_prints_validation_and_keeps_best_in_run_dir(capsys, corpus, tm
     best_at = int(history[history[:, 1].argmin(), 0])
     assert best.iteration == best_at + 1  # saved right after the evaluating iteration
     assert (run_dir / "metrics.jsonl").read_text().count("val_loss") == 3
+
+
+def test_headless_full_disk_for_best_checkpoint_warns_and_trains_on(
+    capsys, corpus, tmp_path, monkeypatch
+) -> None:
+    import errno
+
+    from tui import headless
+
+    def disk_full(trainer, path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(headless.checkpoint, "save", disk_full)
+    status, out, err = run(
+        capsys, "train", corpus, "--headless", "--preset", "rnn-fast", "--iters", "4",
+        "--hidden", "16", "--batch", "4", "--seq-length", "8", "--eval-every", "2",
+        "--sample-every", "0", "--run-dir", str(tmp_path / "run"),
+    )  # fmt: skip
+    assert "charrnn: warning:" in err and "No space left on device" in err
+    assert "Traceback" not in err
+    assert out.count("val loss") == 2  # evaluations after iterations 0 and 2: it trained on
+    assert status == 1 and "charrnn: error: not saved to" in err  # the final save, too

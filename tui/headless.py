@@ -41,11 +41,18 @@ def train_headless(trainer: Trainer, args: argparse.Namespace) -> int:
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         status = 130
     finally:
-        if args.save and not trainer.diverged:
-            path = checkpoint.save(trainer, args.save)
-            print(f"saved iteration {trainer.iteration} to {path}", file=sys.stderr)
-        if run_dir and not trainer.diverged:
-            checkpoint.save(trainer, run_dir.latest)
+        targets = [Path(args.save)] if args.save else []
+        targets += [run_dir.latest] if run_dir else []
+        for target in targets if not trainer.diverged else []:
+            try:
+                path = checkpoint.save(trainer, target)
+            except OSError as exc:  # the checkpoint before it, if any, is intact (atomic)
+                print(
+                    f"charrnn: error: not saved to {target}: {exc.strerror or exc}", file=sys.stderr
+                )
+                status = status or 1
+            else:
+                print(f"saved iteration {trainer.iteration} to {path}", file=sys.stderr)
     return status
 
 
@@ -60,6 +67,9 @@ def report_validation(trainer: Trainer, result: StepResult, run_dir: RunDir | No
     )
     if run_dir is None:
         return
-    run_dir.append_metrics([{"iteration": result.iteration, "val_loss": val}])
-    if result.val_best:
-        checkpoint.save(trainer, run_dir.best)
+    try:
+        run_dir.append_metrics([{"iteration": result.iteration, "val_loss": val}])
+        if result.val_best:
+            checkpoint.save(trainer, run_dir.best)
+    except OSError as exc:  # a full disk must not end the run: say so and train on
+        print(f"charrnn: warning: {run_dir.path}: {exc.strerror or exc}", file=sys.stderr)
