@@ -13,6 +13,7 @@ import corpora
 from engine.config import CELLS, PRESETS
 from engine.errors import CharrnnError
 from tui import hparams
+from tui.hparams import count, non_negative, size
 
 DEFAULT_FPS = 20
 # Kept here, not imported from tui.themes, so `charrnn --help` does not import Textual.
@@ -33,33 +34,6 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})") from None
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number (got {text!r})")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text!r})")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text!r})")
-    return value
-
-
-def positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {text!r})")
     return value
 
 
@@ -111,14 +85,14 @@ def build_parser() -> Parser:
     hparams.add_arguments(train)  # the "model and optimiser" group: overrides of the preset
     train.add_argument(
         "--iters",
-        type=non_negative_int,
+        type=count,
         metavar="N",
         help="train N iterations from where the run starts, then save and stop "
         "(the console pauses there instead; default: until Ctrl-C or q)",
     )
     train.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=count,
         default=0,
         metavar="N",
         help="seed for weights and sampling (default 0)",
@@ -133,13 +107,13 @@ def build_parser() -> Parser:
     )
     train.add_argument(
         "--sample-every",
-        type=non_negative_int,
+        type=count,
         metavar="N",
         help="print a sample every N iterations, 0 for never (default: the preset's, 100)",
     )
     train.add_argument(
         "--log-every",
-        type=positive_int,
+        type=size,
         default=100,
         metavar="N",
         help="print 'iter N, loss: X' every N iterations (default 100)",
@@ -160,14 +134,14 @@ def build_parser() -> Parser:
     console = train.add_argument_group("console options (ignored with --headless)")
     console.add_argument(
         "--autosave-minutes",
-        type=non_negative_float,
+        type=non_negative,
         default=5.0,
         metavar="M",
         help="save the state to DIR/latest.npz every M minutes, 0 for never (default 5)",
     )
     console.add_argument(
         "--fps",
-        type=positive_int,
+        type=size,
         default=DEFAULT_FPS,
         metavar="N",
         help=f"redraw at most N times a second; lower it over a slow SSH link "
@@ -189,7 +163,7 @@ def build_parser() -> Parser:
     sample.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz saved by charrnn")
     sample.add_argument(
         "--length",
-        type=non_negative_int,
+        type=count,
         default=500,
         metavar="N",
         help="characters to generate after the prime (default 500)",
@@ -203,7 +177,7 @@ def build_parser() -> Parser:
     )
     sample.add_argument(
         "--top-k",
-        type=non_negative_int,
+        type=count,
         default=0,
         metavar="K",
         help="sample only among the K likeliest characters (default 0: all)",
@@ -222,7 +196,7 @@ def build_parser() -> Parser:
     )
     sample.add_argument(
         "--seed",
-        type=non_negative_int,
+        type=count,
         metavar="N",
         help="seed for repeatable samples (default: random)",
     )
@@ -240,11 +214,11 @@ def build_parser() -> Parser:
         help=f"cell to check: {', '.join(CELLS)} (default rnn)",
     )
     grad.add_argument(
-        "--layers", type=positive_int, default=1, metavar="N", help="stacked layers (default 1)"
+        "--layers", type=size, default=1, metavar="N", help="stacked layers (default 1)"
     )
     grad.add_argument(
         "--embedding",
-        type=non_negative_int,
+        type=count,
         default=0,
         metavar="D",
         help="check with a learnt input embedding of width D (default 0: one-hot input)",
