@@ -12,7 +12,6 @@ import corpora
 from engine import checkpoint
 from engine import gradcheck as grad
 from engine.config import preset
-from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, sample_text
 from engine.trainer import Trainer
 from tui import hparams
@@ -92,6 +91,3 @@ def list_corpora(args: argparse.Namespace) -> int:
         size = path.stat().st_size
         print(f"{name:<16} {size:>10,} {len(text):>10,} {len(set(text)):>7}  {description}")
     return 0
-
-
-__all__ = ["CharrnnError", "gradcheck", "list_corpora", "sample", "train"]
