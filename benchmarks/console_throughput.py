@@ -29,33 +29,33 @@ from pathlib import Path  # noqa: E402
 
 import corpora  # noqa: E402
 from engine.config import preset  # noqa: E402
-from engine.sampling import SampleSettings  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
+from tui.links import InProcessLink  # noqa: E402
+from tui.protocol import Stop  # noqa: E402
+from tui.run import RunPolicy, RunSettings  # noqa: E402
 from tui.rundir import RunDir  # noqa: E402
 from tui.screens import HelpScreen  # noqa: E402
-from tui.session import SessionSettings, Stop  # noqa: E402
+from tui.session import Session  # noqa: E402
 
 WARMUP_STEPS = 50
 
 
 def fresh(args) -> Trainer:
     name, text = corpora.load(args.corpus)
-    config = preset(args.preset).replace(sample_every=args.sample_every)
-    return Trainer(config, text, seed=0, corpus_name=name)
+    return Trainer(preset(args.preset), text, seed=0, corpus_name=name)
 
 
 def headless(args) -> float:
-    """chars/s of a plain loop, sampling as `charrnn train --headless` does."""
+    """chars/s of a plain loop, sampling under the same run policy as `--headless`."""
     trainer = fresh(args)
-    every = trainer.config.sample_every
-    settings = SampleSettings(length=trainer.config.sample_length)
+    policy = RunPolicy(None, RunSettings(sample_every=args.sample_every), lambda event: None)
     for _ in range(WARMUP_STEPS):
         trainer.step()
     chars, start = 0, time.perf_counter()
     while (now := time.perf_counter()) - start < args.seconds:
-        if every and trainer.iteration % every == 0:
-            trainer.sample(settings)
+        if policy.sample_due(trainer):
+            policy.sample(trainer, 1.0)
         chars += trainer.step().chars
     return chars / (now - start)
 
@@ -65,12 +65,9 @@ async def console(args, keys: bool) -> tuple[float, list[float]]:
     trainer = fresh(args)
     per_step = trainer.config.batch * trainer.config.seq_length
     with tempfile.TemporaryDirectory() as tmp:
-        settings = SessionSettings(
-            sample_every=trainer.config.sample_every,
-            sample_length=trainer.config.sample_length,
-            autosave_seconds=0,
-        )
-        app = ConsoleApp(trainer, RunDir(Path(tmp)).create(), settings)
+        run_dir = RunDir(Path(tmp)).create()
+        session = Session(trainer, run_dir, lambda event: None, RunSettings(args.sample_every))
+        app = ConsoleApp(InProcessLink(session), run_dir)
         async with app.run_test(size=(80, 24)):
             while app.session.trainer.iteration < WARMUP_STEPS:
                 await asyncio.sleep(0.005)
@@ -79,7 +76,7 @@ async def console(args, keys: bool) -> tuple[float, list[float]]:
             it1, t1 = app.session.trainer.iteration, time.perf_counter()
             reactions = await key_latency(app, args.presses) if keys else []
             app.session.send(Stop(save=False))
-            while not app.worker.is_finished:
+            while not app.link.worker.is_finished:
                 await asyncio.sleep(0.01)
     return (it1 - it0) * per_step / (t1 - t0), reactions
 

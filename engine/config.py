@@ -14,6 +14,7 @@ CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
+RETIRED_FIELDS = frozenset({"sample_every", "sample_length"})
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,14 @@ class Config:
     init_scale: float = 0.01  # weights ~ randn * init_scale, biases zero
     val_fraction: float = 0.0  # held-out tail of the corpus
     eval_every: int = 0  # evaluate the held-out tail every N iterations; 0 never
-    sample_every: int = 100
-    sample_length: int = 200
 
     def validate(self) -> Config:
         """Self, or a CharrnnError naming the first bad value."""
-        for name in ("hidden", "layers", "seq_length", "batch", "sample_length", "lr_decay_every"):
+        for name in ("hidden", "layers", "seq_length", "batch", "lr_decay_every"):
             if getattr(self, name) < 1:
                 raise CharrnnError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        for name in ("sample_every", "eval_every"):
-            if getattr(self, name) < 0:
-                raise CharrnnError(f"{name} must be 0 (never) or more (got {getattr(self, name)})")
+        if self.eval_every < 0:
+            raise CharrnnError(f"eval_every must be 0 (never) or more (got {self.eval_every})")
         for name, allowed in (
             ("cell", CELLS),
             ("optimizer", OPTIMIZERS),
@@ -85,6 +83,8 @@ class Config:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:
         known = {f.name for f in dataclasses.fields(cls)}
+        # Sampling is a run's policy, not the model's: older checkpoints still carry these.
+        values = {k: v for k, v in values.items() if k not in RETIRED_FIELDS}
         unknown = sorted(set(values) - known)
         if unknown:
             raise CharrnnError(f"unknown configuration fields: {', '.join(unknown)}")

@@ -21,7 +21,7 @@ def blog_text() -> str:
 
 @pytest.fixture
 def tiny_config() -> Config:
-    return preset("classic").replace(hidden=16, seq_length=8, sample_length=20)
+    return preset("classic").replace(hidden=16, seq_length=8)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +12,14 @@ import corpora
 from engine.config import Config
 from engine.trainer import Trainer
 from tui.app import ConsoleApp
+from tui.links import InProcessLink
+from tui.run import RunSettings
 from tui.rundir import RunDir
-from tui.session import SessionSettings
+from tui.session import Session
 
 SIZE = (80, 24)
-TINY = Config(hidden=12, seq_length=10, sample_every=50, sample_length=40)
+TINY = Config(hidden=12, seq_length=10)
+TINY_RUN = RunSettings(sample_every=50, sample_length=40, autosave_seconds=0.0)
 
 
 def tiny_trainer(hidden: int = 12, iterations: int = 0, seed: int = 0) -> Trainer:
@@ -26,17 +30,33 @@ def tiny_trainer(hidden: int = 12, iterations: int = 0, seed: int = 0) -> Traine
     return trainer
 
 
-def make_app(run_dir: Path, trainer: Trainer | None = None, **settings: object) -> ConsoleApp:
-    trainer = trainer or tiny_trainer()
-    defaults: dict[str, object] = {
-        "sample_every": trainer.config.sample_every,
-        "sample_length": trainer.config.sample_length,
-        "autosave_seconds": 0.0,
-    }
-    defaults.update(settings)
+def make_session(
+    run_dir: Path,
+    trainer: Trainer | None = None,
+    post=lambda event: None,
+    *,
+    start_paused: bool = False,
+    report_interval: float | None = None,
+    pause_at: int | None = None,
+    **settings: object,
+) -> Session:
+    """A session on the tiny model; `settings` are RunSettings fields (TINY_RUN's by default)."""
     _, text = corpora.load("blog_sample")
-    rd = RunDir(run_dir).create()
-    return ConsoleApp(trainer, rd, SessionSettings(**defaults), text=text)  # type: ignore[arg-type]
+    extra = {} if report_interval is None else {"report_interval": report_interval}
+    return Session(
+        trainer or tiny_trainer(),
+        RunDir(run_dir).create(),
+        post,
+        dataclasses.replace(TINY_RUN, stop_at=pause_at, **settings),  # type: ignore[arg-type]
+        text=text,
+        start_paused=start_paused,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def make_app(run_dir: Path, trainer: Trainer | None = None, **settings: object) -> ConsoleApp:
+    session = make_session(run_dir, trainer, **settings)  # type: ignore[arg-type]
+    return ConsoleApp(InProcessLink(session), session.run_dir)  # type: ignore[arg-type]
 
 
 async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 10.0) -> None:

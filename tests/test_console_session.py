@@ -12,24 +12,21 @@ import time
 
 import numpy as np
 import pytest
-from console_support import SIZE, TINY, make_app, press, tiny_trainer, wait_for
+from console_support import SIZE, TINY, make_app, make_session, press, wait_for
 
 import corpora
 from engine import checkpoint
 from engine.trainer import Trainer
 from tui import cli
-from tui.messages import Progress, SampleReady, Saved
-from tui.rundir import RunDir
-from tui.session import Pause, Sample, Session, SessionSettings, Stop
+from tui.links import InProcessLink
+from tui.protocol import Pause, Progress, Sample, SampleReady, Saved, Stop
 from tui.widgets.loss_panel import PLOT_INTERVAL, WINDOW
 
 
 def run_session(tmp_path, seconds: float, **settings):
     """Run a Session in a plain thread for `seconds`, collecting what it posts."""
     posted: list = []
-    session = Session(
-        tiny_trainer(), RunDir(tmp_path).create(), posted.append, SessionSettings(**settings)
-    )
+    session = make_session(tmp_path, post=posted.append, **settings)
     thread = threading.Thread(target=session.run)
     thread.start()
     time.sleep(seconds)
@@ -187,9 +184,9 @@ async def test_loss_panel_shows_a_validation_figure_when_reported(tmp_path):
 
 async def test_validation_shows_in_the_status_line_and_keeps_the_best_model(tmp_path):
     name, text = corpora.load("alice")
-    config = TINY.replace(cell="gru", val_fraction=0.1, eval_every=20, sample_every=0)
+    config = TINY.replace(cell="gru", val_fraction=0.1, eval_every=20)
     trainer = Trainer(config, text[:6000], corpus_name=name)
-    app = make_app(tmp_path / "run", trainer)
+    app = make_app(tmp_path / "run", trainer, sample_every=0)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.status.val_loss is not None)
         await wait_for(pilot, lambda: (tmp_path / "run" / "best.npz").exists())
@@ -235,11 +232,9 @@ async def test_themes(tmp_path, theme, textual_name):
     from console_support import TINY  # noqa: F401  (same tiny model)
 
     from tui.app import ConsoleApp
-    from tui.session import SessionSettings as Settings
 
-    app = ConsoleApp(
-        tiny_trainer(), RunDir(tmp_path).create(), Settings(start_paused=True), theme=theme
-    )
+    session = make_session(tmp_path, start_paused=True)
+    app = ConsoleApp(InProcessLink(session), session.run_dir, theme=theme)
     async with app.run_test(size=SIZE):
         assert app.theme == textual_name
         assert app.native_ansi_color == (theme == "ansi")

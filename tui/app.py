@@ -1,13 +1,15 @@
-"""The training console: layout, keys, and the reactions to what the session reports."""
+"""The training console: layout, keys, and the reactions to what the run reports.
+
+The console's state (running, paused or diverged; the sampling temperature) lives in the
+app's reactives; the status line is bound to them. The run itself is reached through a link
+(tui/links.py), so this code is the same whether the run trains in this process or not.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,41 +19,41 @@ from typing import ClassVar
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.worker import Worker, get_current_worker
 
-import corpora
-from engine import checkpoint
-from engine.errors import CharrnnError
-from engine.trainer import Trainer
-from tui.messages import Loaded, Notice, PausedChanged, Progress, SampleReady, Saved
+from tui.links import InProcessLink, Link, SessionEvent
+from tui.protocol import (
+    Load,
+    Loaded,
+    Notice,
+    Pause,
+    PausedChanged,
+    Progress,
+    Resume,
+    Sample,
+    SampleReady,
+    Save,
+    Saved,
+    SetTemperature,
+    TemperatureChanged,
+    TrainerInfo,
+    Welcome,
+)
 from tui.rundir import RunDir
 from tui.screens import HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.help import key_label
-from tui.session import (
-    ExitReport,
-    Load,
-    Pause,
-    Resume,
-    Sample,
-    Save,
-    Session,
-    SessionSettings,
-    SetTemperature,
-    Stop,
-)
+from tui.session import Session
 from tui.themes import HIGH_CONTRAST, THEMES
 from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
 
 TEMPERATURE_STEP = 0.1
 TEMPERATURE_RANGE = (0.1, 3.0)
 GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI answers fast
-# Seconds between progress reports (4 a second): the counter still looks live, and the UI
-# thread's share of the interpreter (which it takes from training) stays small.
-REPORT_INTERVAL = 0.25
-QUIT_TIMEOUT = 5.0  # seconds to wait for the worker's final save before leaving anyway
+QUIT_TIMEOUT = 5.0  # seconds to wait for the run's final save before leaving anyway
 EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
+SAVED_WORDS = {"autosave": "autosaved", "exit": "saved on exit", "best": "best validation: saved"}
 
 
 class ConsoleApp(App[int]):
@@ -90,30 +92,46 @@ class ConsoleApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"),
     ]
 
+    run_state = reactive("running")  # running, paused or diverged
+    temperature = reactive(1.0)
+
     def __init__(
         self,
-        trainer: Trainer,
+        link: Link,
         run_dir: RunDir,
-        settings: SessionSettings | None = None,
         *,
-        text: str | Callable[[], str] | None = None,
         theme: str = "dark",
         handle_signals: bool = False,
     ) -> None:
         super().__init__(ansi_color=True if theme == "ansi" else None)
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[theme]
+        self.link = link
         self.run_dir = run_dir
-        self.session = Session(trainer, run_dir, self.post_message, settings, text=text)
-        self.temperature = self.session.temperature
-        self.paused = self.session.paused
-        self.iteration = trainer.iteration
-        self.sample_length = self.session.settings.sample_length
+        self.sample_length = 200  # the run's own, from its Welcome
         self.handle_signals = handle_signals
         self.exit_signal: int | None = None
-        self.worker: Worker | None = None
         self._quitting = False
         self.last_save: Path | None = None
+        self._handlers: dict[type, Callable] = {
+            Welcome: self._on_welcome,
+            Progress: self._on_progress,
+            SampleReady: self._on_sample_ready,
+            Notice: lambda e: self.message_line.show(e.text, e.severity),
+            PausedChanged: self._on_paused_changed,
+            TemperatureChanged: self._on_temperature_changed,
+            Saved: self._on_saved,
+            Loaded: self._on_loaded,
+        }
+
+    @property
+    def session(self) -> Session | None:
+        """The in-process session, when this console trains the run itself."""
+        return self.link.session if isinstance(self.link, InProcessLink) else None
+
+    @property
+    def paused(self) -> bool:
+        return self.run_state != "running"
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -123,7 +141,9 @@ class ConsoleApp(App[int]):
         self.loss_panel.border_title = "loss per character"
         self.samples = SamplesPanel(id="samples")
         self.samples.border_title = "samples"
-        self.status = StatusLine(id="status")
+        self.status = StatusLine(id="status").data_bind(
+            state=ConsoleApp.run_state, temperature=ConsoleApp.temperature
+        )
         self.message_line = MessageLine(id="message")
         yield self.loss_panel
         yield self.samples
@@ -132,106 +152,99 @@ class ConsoleApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        info = self.session.info()  # before the worker starts: the only time the UI reads it
-        self._show_trainer(info.summary, info.corpus, info.iteration, info.elapsed)
-        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
-        self.status.val_loss = info.val_loss
-        status = self.status
-        status.temperature = self.temperature
-        status.run_dir = str(self.run_dir.path)
-        status.state = "paused" if self.paused else "running"
+        self.status.run_dir = str(self.run_dir.path)
         self.samples.focus()
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(signum, self._on_signal, signum)
-        self.worker = self.run_worker(self._train, thread=True, name="training", group="training")
+        self.link.start(self)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
-            self.session.give_way(GIVE_WAY_SECONDS)
+            self.link.give_way(GIVE_WAY_SECONDS)
         await super().on_event(event)
 
-    def _train(self) -> ExitReport:
-        worker = get_current_worker()
-        return self.session.run(lambda: worker.is_cancelled)
+    # -- what the run reports -----------------------------------------------------------------
 
-    def _show_trainer(self, summary: str, corpus: str, iteration: int, elapsed: float) -> None:
+    def on_session_event(self, message: SessionEvent) -> None:
+        self._handlers[type(message.event)](message.event)
+
+    def _on_welcome(self, event: Welcome) -> None:
+        self.sample_length = event.sample_length
+        self.temperature = event.temperature
+        self.run_state = "diverged" if event.diverged else "paused" if event.paused else "running"
+        self._show_trainer(event.info)
+        for sample in event.samples:
+            self._on_sample_ready(sample)
+        self.samples.flush()
+
+    def _show_trainer(self, info: TrainerInfo) -> None:
         status = self.status
-        status.summary, status.corpus = summary, corpus
-        status.iteration, status.elapsed = iteration, elapsed
-        self.iteration = iteration
+        status.summary, status.corpus = info.summary, info.corpus
+        status.iteration, status.elapsed = info.iteration, info.elapsed
+        status.val_loss = info.val_loss
+        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
 
-    # -- what the session reports -------------------------------------------------------------
-
-    def on_progress(self, msg: Progress) -> None:
-        self.iteration = msg.iteration
+    def _on_progress(self, event: Progress) -> None:
         status = self.status
-        status.iteration = msg.iteration
-        status.chars_per_s = msg.chars_per_s
-        status.elapsed = msg.elapsed
-        status.val_loss = msg.val_loss
-        self.loss_panel.add(msg.losses, msg.smooth_loss, msg.val_loss)
+        status.iteration = event.iteration
+        status.chars_per_s = event.chars_per_s
+        status.elapsed = event.elapsed
+        status.val_loss = event.val_loss
+        self.loss_panel.add(event.losses, event.smooth_loss, event.val_loss)
         self.samples.flush_if_due()
 
-    def on_sample_ready(self, msg: SampleReady) -> None:
-        self.samples.add_sample(msg.iteration, msg.temperature, msg.loss, msg.text, msg.prime)
-        if msg.requested or self.paused:
+    def _on_sample_ready(self, event: SampleReady) -> None:
+        self.samples.add_sample(
+            event.iteration, event.temperature, event.loss, event.text, event.prime
+        )
+        if event.requested or self.paused:
             self.samples.flush()  # asked for now: show it now, not with the next report
 
-    def on_notice(self, msg: Notice) -> None:
-        self.message_line.show(msg.text, msg.severity)
+    def _on_paused_changed(self, event: PausedChanged) -> None:
+        self.run_state = "diverged" if event.diverged else "paused" if event.paused else "running"
+        self.status.iteration = event.iteration
 
-    def on_paused_changed(self, msg: PausedChanged) -> None:
-        self.paused = msg.paused
-        self.status.state = "diverged" if msg.diverged else ("paused" if msg.paused else "running")
-        self.status.iteration = self.iteration = msg.iteration
+    def _on_temperature_changed(self, event: TemperatureChanged) -> None:
+        self.temperature = event.value
 
-    def on_saved(self, msg: Saved) -> None:
-        what = {
-            "autosave": "autosaved",
-            "exit": "saved on exit",
-            "best": "best validation so far: saved",
-        }.get(msg.reason, "saved")
-        self.message_line.show(f"{what} iteration {msg.iteration:,} to {msg.path}")
+    def _on_saved(self, event: Saved) -> None:
+        what = SAVED_WORDS.get(event.reason, "saved")
+        self.message_line.show(f"{what} iteration {event.iteration:,} to {event.path}")
 
-    def on_loaded(self, msg: Loaded) -> None:
-        info = msg.info
-        self._show_trainer(info.summary, info.corpus, info.iteration, info.elapsed)
-        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
-        self.status.val_loss = info.val_loss
-        if self.status.state == "diverged":
-            self.status.state = "paused"
-        self.message_line.show(f"loaded {msg.path} at iteration {info.iteration:,}")
+    def _on_loaded(self, event: Loaded) -> None:
+        self._show_trainer(event.info)
+        if self.run_state == "diverged":
+            self.run_state = "paused"
+        self.message_line.show(f"loaded {event.path} at iteration {event.info.iteration:,}")
 
     # -- actions (keys and palette) -------------------------------------------------------------
 
     def action_toggle_pause(self) -> None:
-        # The screen changes at once; the worker obeys before its next step.
-        self.paused = not self.paused
-        self.session.send(Pause() if self.paused else Resume())
-        if self.status.state != "diverged":
-            self.status.state = "paused" if self.paused else "running"
+        # The screen changes at once; the run obeys before its next step.
+        pausing = not self.paused
+        self.link.send(Pause() if pausing else Resume())
+        if self.run_state != "diverged":
+            self.run_state = "paused" if pausing else "running"
 
     def action_temperature(self, direction: int) -> None:
         low, high = TEMPERATURE_RANGE
-        value = round(self.temperature + direction * TEMPERATURE_STEP, 1)
-        value = min(max(value, low), high)
+        value = min(max(round(self.temperature + direction * TEMPERATURE_STEP, 1), low), high)
         if value == self.temperature:
             self.message_line.show(f"temperature stays at {value:.1f} (range {low}–{high})")
             return
         self.temperature = value
-        self.status.temperature = value
-        self.session.send(SetTemperature(value))
+        self.link.send(SetTemperature(value))
 
     def action_sample_now(self) -> None:
-        self.session.send(Sample(self.sample_length))
+        self.link.send(Sample(self.sample_length))
 
     def action_prime_sample(self) -> None:
         def chosen(result: tuple[str, int] | None) -> None:
             if result is not None:
                 text, length = result
-                self.session.send(Sample(length, prime=text))
+                self.link.send(Sample(length, prime=text))
 
         self.push_screen(PrimeDialog(self.sample_length), chosen)
 
@@ -243,7 +256,7 @@ class ConsoleApp(App[int]):
             if path is not None:
                 self.last_save = path
                 self.message_line.show(f"saving to {path} …")
-                self.session.send(Save(path))
+                self.link.send(Save(str(path)))
 
         self.push_screen(SaveDialog(proposed), chosen)
 
@@ -256,7 +269,7 @@ class ConsoleApp(App[int]):
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.message_line.show(f"loading {path} …")
-                self.session.send(Load(path))
+                self.link.send(Load(str(path)))
 
         self.push_screen(LoadDialog(found), chosen)
 
@@ -265,18 +278,12 @@ class ConsoleApp(App[int]):
             self.push_screen(HelpScreen(self.key_bindings()))
 
     async def action_quit(self) -> None:
-        """Save to the run directory's latest.npz (in the worker, between steps) and leave."""
+        """Save to the run directory's latest.npz (between two steps) and leave."""
         if self._quitting:
             return
         self._quitting = True
         self.message_line.show(f"saving to {self.run_dir.latest} and quitting …")
-        self.session.send(Stop(save=True))
-        worker = self.worker
-        deadline = asyncio.get_running_loop().time() + QUIT_TIMEOUT
-        while worker is not None and not worker.is_finished:
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.005)
+        await self.link.close(QUIT_TIMEOUT)
         self.exit(return_code=128 + self.exit_signal if self.exit_signal else 0)
 
     def _on_signal(self, signum: int) -> None:
@@ -286,9 +293,10 @@ class ConsoleApp(App[int]):
 
     def _exit_after_save(self, signum: int) -> None:
         """After a hang-up the terminal is gone and Textual's shutdown can block on it forever.
-        Once the worker has saved the state (or failed to), leave for certain."""
+        Once the run has saved its state (or failed to), leave for certain."""
         deadline = time.monotonic() + QUIT_TIMEOUT
-        while self.session.exit_report is None and time.monotonic() < deadline:
+        session = self.session
+        while session and session.exit_report is None and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(EXIT_GRACE)  # time for a normal exit that restores the terminal
         os._exit(128 + signum)
@@ -308,53 +316,3 @@ class ConsoleApp(App[int]):
         for command in super().get_system_commands(screen):
             if command.title not in ("Quit", "Keys"):  # ours save first; ? lists our keys
                 yield command
-
-
-def run_console(trainer: Trainer, args: argparse.Namespace) -> int:
-    """Open the console on `trainer`; on the way out, say where the state was saved."""
-    run_dir = (
-        RunDir(Path(args.run_dir)) if args.run_dir else RunDir.default_for(trainer.corpus.name)
-    ).create()
-    fps = args.fps
-    settings = SessionSettings(
-        temperature=args.temperature,
-        sample_every=trainer.config.sample_every,
-        sample_length=trainer.config.sample_length,
-        report_interval=max(REPORT_INTERVAL, 1.0 / fps),
-        autosave_seconds=args.autosave_minutes * 60.0,
-        pause_at=None if args.iters is None else trainer.iteration + args.iters,
-    )
-
-    def text() -> str:  # read again only if a checkpoint is loaded: startup stays fast
-        return corpora.load(args.corpus)[1]
-
-    app = ConsoleApp(trainer, run_dir, settings, text=text, theme=args.theme, handle_signals=True)
-    app.run()
-    report = app.session.exit_report
-    if report is None:
-        # The worker never finished (it should have): save from here, it is idle now.
-        report = _save_after(app.session.trainer, run_dir)
-    final = app.session.trainer
-    if args.save and report.path is not None:
-        checkpoint.save(final, args.save)
-        _say(f"saved iteration {report.iteration:,} to {args.save}")
-    if report.path is not None:
-        _say(f"saved iteration {report.iteration:,} to {report.path}")
-        _say(f"resume with: charrnn train {args.corpus} --resume {report.path}")
-    elif report.error:
-        _say(f"charrnn: state not saved: {report.error}")
-    return app.return_code or 0  # 1 if the app crashed, 128+N after signal N
-
-
-def _save_after(trainer: Trainer, run_dir: RunDir) -> ExitReport:
-    if trainer.diverged:
-        return ExitReport(trainer.iteration, None, "the model diverged; nothing saved")
-    try:
-        return ExitReport(trainer.iteration, checkpoint.save(trainer, run_dir.latest), None)
-    except (CharrnnError, OSError) as exc:
-        return ExitReport(trainer.iteration, None, str(exc))
-
-
-def _say(line: str) -> None:
-    with contextlib.suppress(OSError):  # after SIGHUP the terminal is gone; the file matters
-        print(line, file=sys.stderr, flush=True)

@@ -1,8 +1,9 @@
-"""The training session: a Trainer driven by one thread, steered by commands from the UI.
+"""The training session: a Trainer driven by one thread, steered by protocol commands.
 
-The worker thread owns the Trainer. The UI never reads or writes weights; it puts commands
-on a queue, which the worker applies between two steps, so a save or a sample never sees a
-half-updated model. Progress goes back as messages, batched so that posting stays cheap.
+The worker thread owns the Trainer. Viewers never read or write weights; they send commands,
+which the worker applies between two steps, so a save or a sample never sees a half-updated
+model. What happens goes out through `post` as protocol events, batched so posting stays
+cheap. Nothing here imports Textual: the console and the background run both drive it.
 """
 
 from __future__ import annotations
@@ -11,145 +12,78 @@ import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine import checkpoint
 from engine.errors import CharrnnError
-from engine.sampling import SampleSettings
 from engine.trainer import Trainer
-from tui.messages import (
+from tui.protocol import (
+    Command,
+    Event,
+    Load,
     Loaded,
     Notice,
+    Pause,
     PausedChanged,
     Progress,
+    Resume,
+    Sample,
     SampleReady,
+    Save,
     Saved,
-    SessionMessage,
-    TrainerInfo,
+    SetTemperature,
+    Stop,
+    TemperatureChanged,
+    Welcome,
 )
+from tui.run import ExitReport, RunPolicy, RunSettings, trainer_info
 from tui.rundir import RunDir
 
-HISTORY_POINTS = 300  # points of past loss handed to the sparkline on start and on load
 IDLE_WAIT = 0.1  # seconds a paused worker sleeps before looking at cancellation again
 GIVE_WAY_NAP = 0.002  # seconds the worker sleeps at a time while the UI has priority
-
-
-# -- commands (UI thread -> worker) -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pause:
-    pass
-
-
-@dataclass(frozen=True)
-class Resume:
-    pass
-
-
-@dataclass(frozen=True)
-class SetTemperature:
-    value: float
-
-
-@dataclass(frozen=True)
-class Sample:
-    length: int
-    prime: str = ""
-
-
-@dataclass(frozen=True)
-class Save:
-    path: Path
-
-
-@dataclass(frozen=True)
-class Load:
-    path: Path
-
-
-@dataclass(frozen=True)
-class Stop:
-    save: bool = True  # save the state to the run directory's latest.npz on the way out
-
-
-Command = Pause | Resume | SetTemperature | Sample | Save | Load | Stop
-
-
-@dataclass
-class SessionSettings:
-    temperature: float = 1.0
-    sample_every: int = 100  # 0: only on request
-    sample_length: int = 200
-    report_interval: float = 0.25  # seconds between Progress messages (4 a second)
-    autosave_seconds: float = 300.0  # 0: never
-    metrics_every: int = 100  # iterations between metrics.jsonl records
-    start_paused: bool = False
-    pause_at: int | None = None  # pause on reaching this iteration (`train --iters N`)
-
-
-@dataclass
-class ExitReport:
-    iteration: int
-    path: Path | None  # where the state was saved on the way out, if it was
-    error: str | None  # why it was not, if it was meant to be
-
-
-def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
-    history = np.frombuffer(trainer.loss_history, dtype=np.float32)
-    history = history[np.isfinite(history)]
-    if len(history) > points:
-        # Whole history in `points` means, so a loaded model shows its entire learning curve.
-        edges = np.linspace(0, len(history), points + 1).astype(int)
-        history = np.add.reduceat(history, edges[:-1]) / np.diff(edges)
-    smooth = trainer.smooth_loss / trainer.loss_units
-    return TrainerInfo(
-        summary=trainer.summary(),
-        corpus=trainer.corpus.name,
-        iteration=trainer.iteration,
-        smooth_loss=smooth,
-        elapsed=trainer.elapsed,
-        history=[float(x) for x in history],
-        val_loss=trainer.last_val_loss,
-        best_val_loss=trainer.best_val_loss,
-    )
+REPORT_INTERVAL = 0.25  # seconds between Progress events: looks live, costs the UI little
+RECENT_SAMPLES = 20  # samples a newly attached viewer is shown
 
 
 class Session:
     def __init__(
         self,
         trainer: Trainer,
-        run_dir: RunDir,
-        post: Callable[[SessionMessage], object],
-        settings: SessionSettings | None = None,
+        run_dir: RunDir | None,
+        post: Callable[[Event], object],
+        settings: RunSettings | None = None,
+        *,
         text: str | Callable[[], str] | None = None,
+        start_paused: bool = False,
+        report_interval: float = REPORT_INTERVAL,
     ) -> None:
         self.trainer = trainer
         self.run_dir = run_dir
-        self.settings = settings or SessionSettings()
-        self.post = post  # thread-safe (App.post_message)
+        self.settings = settings or RunSettings()
+        self.post = post  # thread-safe (App.post_message, or the server's broadcast)
+        self.policy = RunPolicy(run_dir, self.settings, post)
         # The corpus (or how to read it), needed only to resume a loaded checkpoint on it.
         self._text = text
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._wake = threading.Event()  # set whenever a command arrives
-        self.paused = self.settings.start_paused
+        self.paused = start_paused
         self.temperature = self.settings.temperature
+        self.report_interval = report_interval
+        self.pause_at = self.settings.stop_at
+        self.recent_samples: deque[SampleReady] = deque(maxlen=RECENT_SAMPLES)
         self.exit_report: ExitReport | None = None
         self._stopping = False
         self._save_on_exit = True
-        self._last_sampled = -1
         self._pending: list[float] = []
         self._pending_chars = 0
         self._pending_samples: list[SampleReady] = []
-        self._metrics: list[dict[str, float]] = []
-        self._metrics_broken = False
         self._give_way_until = 0.0
 
-    # -- UI side: only enqueue ------------------------------------------------------------
+    # -- viewer side: only enqueue ----------------------------------------------------------
 
     def send(self, command: Command) -> None:
         self._commands.put(command)
@@ -164,49 +98,49 @@ class Session:
         """
         self._give_way_until = time.perf_counter() + seconds
 
-    def info(self) -> TrainerInfo:
-        """Call before the worker starts (or after it ends): it reads the trainer."""
-        return trainer_info(self.trainer)
+    def welcome(self) -> Welcome:
+        """The whole picture for a new viewer. Call before the worker starts, or from it."""
+        return Welcome(
+            info=trainer_info(self.trainer),
+            paused=self.paused,
+            temperature=self.temperature,
+            sample_length=self.settings.sample_length,
+            diverged=self.trainer.diverged,
+            samples=list(self.recent_samples),
+        )
 
     # -- worker side ------------------------------------------------------------------------
 
     def run(self, is_cancelled: Callable[[], bool] = lambda: False) -> ExitReport:
         """The worker's body: train until stopped or cancelled, then save the state."""
-        now = time.perf_counter()
-        self._last_report = now
-        self._next_autosave = self._autosave_deadline(now)
-        self._metric_mark = (now, self._chars_total())
+        self._last_report = time.perf_counter()
+        self.policy.restart_clock(self.trainer)
         try:
             while not self._stopping and not is_cancelled():
                 if not self._commands.empty():
                     self._drain()
-                    continue
-                if self.paused:
+                elif self.paused:
                     self._report(time.perf_counter())
                     self._wake.wait(IDLE_WAIT)
                     self._wake.clear()
-                    self._maybe_autosave(time.perf_counter())
-                    continue
-                if time.perf_counter() < self._give_way_until:
+                    self.policy.autosave_if_due(self.trainer, time.perf_counter())
+                elif time.perf_counter() < self._give_way_until:
                     time.sleep(GIVE_WAY_NAP)
-                    # Not training time: keep it out of the chars/s shown.
-                    self._last_report += GIVE_WAY_NAP
-                    continue
-                self._train_one()
+                    self._last_report += GIVE_WAY_NAP  # not training time: keep it out of chars/s
+                else:
+                    self._train_one()
         finally:
             self._report(time.perf_counter())
             self.exit_report = self._exit_save()
         return self.exit_report
 
     def _train_one(self) -> None:
-        trainer = self.trainer
+        trainer, policy = self.trainer, self.policy
         n = trainer.iteration
-        every = self.settings.sample_every
-        if every and n % every == 0 and n != self._last_sampled:
-            self._last_sampled = n
-            self._sample(self.settings.sample_length, "", requested=False)
-        if n == self.settings.pause_at:
-            self.settings.pause_at = None  # once: space resumes past it
+        if policy.sample_due(trainer):
+            self._sample(None, "", requested=False)
+        if n == self.pause_at:
+            self.pause_at = None  # once: space resumes past it
             self._set_paused(True)
             self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
             return
@@ -216,17 +150,11 @@ class Session:
             return
         self._pending.append(result.nats_per_char)
         self._pending_chars += result.chars
-        if n % self.settings.metrics_every == 0:
-            self._record_metrics(n, result.smooth_nats_per_char)
-        if result.val_loss is not None:
-            self._metrics.append({"iteration": n, "val_loss": round(result.val_loss, 6)})
-            if result.val_best:  # keep the best model beside the latest
-                self._save(self.run_dir.best, "best")
+        policy.after_step(trainer, result)
         now = time.perf_counter()
-        if now - self._last_report >= self.settings.report_interval:
+        if now - self._last_report >= self.report_interval:
             self._report(now)
-        if now >= self._next_autosave:
-            self._maybe_autosave(now)
+        policy.autosave_if_due(trainer, now)
 
     def _drain(self) -> None:
         while True:
@@ -243,28 +171,32 @@ class Session:
         if isinstance(command, Pause):
             self._set_paused(True)
         elif isinstance(command, Resume):
-            if self.trainer.diverged:
-                self.post(
-                    Notice(
-                        "cannot resume: the model diverged; load a checkpoint (l) "
-                        "or restart with a lower learning rate",
-                        "error",
-                    )
-                )
-                self.post(PausedChanged(True, self.trainer.iteration, diverged=True))
-            else:
-                self._set_paused(False)
+            self._resume()
         elif isinstance(command, SetTemperature):
-            self.temperature = command.value
+            self.temperature = float(command.value)
+            self.post(TemperatureChanged(self.temperature))
         elif isinstance(command, Sample):
-            self._sample(command.length, command.prime, requested=True)
+            self._sample(int(command.length), str(command.prime), requested=True)
         elif isinstance(command, Save):
-            self._save(command.path, "save")
+            self.policy.save(self.trainer, Path(command.path), "save")
         elif isinstance(command, Load):
-            self._load(command.path)
+            self._load(Path(command.path))
         elif isinstance(command, Stop):
             self._stopping = True
-            self._save_on_exit = command.save
+            self._save_on_exit = bool(command.save)
+
+    def _resume(self) -> None:
+        if self.trainer.diverged:
+            self.post(
+                Notice(
+                    "cannot resume: the model diverged; load a checkpoint (l) "
+                    "or restart with a lower learning rate",
+                    "error",
+                )
+            )
+            self.post(PausedChanged(True, self.trainer.iteration, diverged=True))
+        else:
+            self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> None:
         if paused == self.paused:
@@ -272,9 +204,8 @@ class Session:
         self._report(time.perf_counter())
         self.paused = paused
         # Restart the rate clocks so the pause is not counted as slow training.
-        now = time.perf_counter()
-        self._last_report = now
-        self._metric_mark = (now, self._chars_total())
+        self._last_report = time.perf_counter()
+        self.policy.restart_clock(self.trainer)
         self.post(PausedChanged(paused, self.trainer.iteration))
 
     def _report(self, now: float) -> None:
@@ -293,42 +224,22 @@ class Session:
                     val_loss=self.trainer.last_val_loss,
                 )
             )
-            self._pending = []  # a new list: the message keeps the old one
+            self._pending = []  # a new list: the event keeps the old one
             self._pending_chars = 0
         self._last_report = now
-        self._flush_metrics()
+        self.policy.flush_metrics()
 
-    # -- sampling, saving, loading -----------------------------------------------------------
+    # -- sampling, loading, divergence, exit -------------------------------------------------
 
-    def _sample(self, length: int, prime: str, requested: bool) -> None:
-        trainer = self.trainer
-        settings = SampleSettings(length=length, temperature=self.temperature)
-        try:
-            text = trainer.sample(settings, prime=prime or None)
-        except CharrnnError as exc:
-            self.post(Notice(str(exc), "error"))
+    def _sample(self, length: int | None, prime: str, requested: bool) -> None:
+        sample = self.policy.sample(self.trainer, self.temperature, length, prime, requested)
+        if sample is None:
             return
-        loss = trainer.smooth_loss / trainer.loss_units
-        sample = SampleReady(trainer.iteration, self.temperature, loss, text, prime, requested)
+        self.recent_samples.append(sample)
         if requested:
             self.post(sample)
         else:
             self._pending_samples.append(sample)  # posted with the next report: one wake-up
-
-    def _save(self, path: Path, reason: str) -> bool:
-        if self.trainer.diverged:
-            self.post(Notice("not saved: the model diverged (its weights are not finite)", "error"))
-            return False
-        try:
-            saved = checkpoint.save(self.trainer, path)
-        except CharrnnError as exc:
-            self.post(Notice(f"save failed: {exc}", "error"))
-            return False
-        except OSError as exc:  # full disk, quota, I/O error: report, keep training
-            self.post(Notice(f"save failed: {path}: {exc.strerror or exc}", "error"))
-            return False
-        self.post(Saved(saved, self.trainer.iteration, reason))
-        return True
 
     def _load(self, path: Path) -> None:
         try:
@@ -342,9 +253,9 @@ class Session:
             return
         self._report(time.perf_counter())
         self.trainer = trainer
-        self._last_sampled = -1
-        self._metric_mark = (time.perf_counter(), self._chars_total())
-        self.post(Loaded(Path(path), trainer_info(trainer)))
+        self.policy.forget_samples()
+        self.policy.restart_clock(trainer)
+        self.post(Loaded(str(path), trainer_info(trainer)))
 
     def _corpus_text(self) -> str:
         if callable(self._text):
@@ -366,59 +277,10 @@ class Session:
             )
         )
 
-    def _autosave_deadline(self, now: float) -> float:
-        every = self.settings.autosave_seconds
-        return now + every if every > 0 else math.inf
-
-    def _maybe_autosave(self, now: float) -> None:
-        if now < self._next_autosave:
-            return
-        self._next_autosave = self._autosave_deadline(now)
-        if not self.trainer.diverged:
-            self._save(self.run_dir.latest, "autosave")
-
     def _exit_save(self) -> ExitReport:
-        iteration = self.trainer.iteration
         if not self._save_on_exit:
-            return ExitReport(iteration, None, None)
-        if self.trainer.diverged:
-            return ExitReport(iteration, None, "the model diverged; nothing saved")
-        try:
-            path = checkpoint.save(self.trainer, self.run_dir.latest)
-        except (CharrnnError, OSError) as exc:
-            return ExitReport(iteration, None, str(exc))
-        self.post(Saved(path, iteration, "exit"))
-        return ExitReport(iteration, path, None)
-
-    # -- metrics.jsonl --------------------------------------------------------------------------
-
-    def _record_metrics(self, n: int, smooth: float) -> None:
-        now = time.perf_counter()
-        since, chars_then = self._metric_mark
-        chars = self._chars_total()
-        rate = (chars - chars_then) / max(now - since, 1e-9)
-        self._metric_mark = (now, chars)
-        self._metrics.append(
-            {
-                "iteration": n,
-                "loss": round(smooth, 6),
-                "chars_per_s": round(rate, 1),
-                "time": round(self.trainer.elapsed, 3),
-                "wall": round(time.time(), 3),
-            }
-        )
-
-    def _chars_total(self) -> int:
-        t = self.trainer
-        return t.iteration * t.config.batch * t.config.seq_length
-
-    def _flush_metrics(self) -> None:
-        if not self._metrics or self._metrics_broken:
-            self._metrics.clear()
-            return
-        try:
-            self.run_dir.append_metrics(self._metrics)
-        except OSError as exc:
-            self._metrics_broken = True  # say it once, keep training
-            self.post(Notice(f"metrics not written: {exc.strerror or exc}", "warning"))
-        self._metrics = []
+            return ExitReport(self.trainer.iteration)
+        report = self.policy.exit_save(self.trainer)
+        for path in report.saved:
+            self.post(Saved(str(path), report.iteration, "exit"))
+        return report

@@ -1,0 +1,126 @@
+"""What each `charrnn` command does, once its arguments have been parsed.
+
+Each command turns the parsed arguments into typed values once and hands those on; nothing
+below this module sees an argparse Namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import corpora
+from engine import checkpoint
+from engine import gradcheck as grad
+from engine.config import Config, preset
+from engine.errors import CharrnnError
+from engine.sampling import SampleSettings, sample_text
+from engine.trainer import Trainer
+from tui.cli.options import hyper_parameters
+from tui.run import RunSettings
+from tui.rundir import RunDir
+
+# Fields a resumed run may change: they steer the optimiser, not the model or the data layout.
+RESUMABLE = frozenset({"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every"})
+
+
+def resumed_config(saved: Config, changes: dict[str, Any], source: str) -> Config:
+    """The checkpoint's config with the schedule changes applied; any flag that would change
+    the model or data layout to something other than what was saved is an error."""
+    conflicts = [
+        f"--{k.replace('_', '-')} {v} (checkpoint: {getattr(saved, k)})"
+        for k, v in changes.items()
+        if k not in RESUMABLE and getattr(saved, k) != v
+    ]
+    if conflicts:
+        raise CharrnnError(
+            f"{source} keeps the model and data layout it was saved with; conflicting flags: "
+            f"{', '.join(conflicts)} (drop them, or train a fresh model)"
+        )
+    return saved.replace(**{k: v for k, v in changes.items() if k in RESUMABLE})
+
+
+def build_trainer(
+    corpus: str, preset_name: str, changes: dict[str, Any], seed: int, resume: str | None
+) -> Trainer:
+    """A fresh Trainer, or one resumed from a checkpoint with the allowed changes."""
+    name, text = corpora.load(corpus)
+    if resume:
+        ckpt = checkpoint.load(resume)
+        config = resumed_config(ckpt.config, changes, resume)
+        trainer = checkpoint.restore(ckpt, text, name)
+        trainer.config = config  # only schedule fields differ; the trainer reads them per step
+        return trainer
+    return Trainer(preset(preset_name).replace(**changes), text, seed=seed, corpus_name=name)
+
+
+def train(args: argparse.Namespace) -> int:
+    save_to = Path(args.save) if args.save else None
+    if save_to is not None:
+        checkpoint.check_writable(save_to)
+    trainer = build_trainer(
+        args.corpus, args.preset, hyper_parameters(args), args.seed or 0, args.resume
+    )
+    settings = RunSettings(
+        sample_every=args.sample_every,
+        temperature=args.temperature,
+        autosave_seconds=0.0 if args.headless else args.autosave_minutes * 60.0,
+        save_to=save_to,
+        stop_at=None if args.iters is None else trainer.iteration + args.iters,
+    )
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    if args.headless:
+        from tui.cli.headless import train_headless
+
+        return train_headless(trainer, settings, run_dir, args.log_every)
+    from tui.cli.console import ConsoleOptions, run_console
+
+    options = ConsoleOptions(corpus=args.corpus, fps=args.fps, theme=args.theme)
+    return run_console(trainer, settings, run_dir, options)
+
+
+def sample(args: argparse.Namespace) -> int:
+    ckpt = checkpoint.load(args.checkpoint)
+    model, params = checkpoint.load_model(ckpt)
+    settings = SampleSettings(
+        length=args.length, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy
+    )
+    rng = np.random.default_rng(args.seed)
+    state = None if args.zero_state else checkpoint.sampling_state(ckpt, model)
+    text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime, state=state)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def gradcheck(args: argparse.Namespace) -> int:
+    config = preset("classic").replace(**hyper_parameters(args), hidden=8, seq_length=6)
+    results = grad.check(config)
+    width = max(len(r.name) for r in results)
+    for r in results:
+        verdict = "ok" if r.ok else "FAIL"
+        shape = "x".join(map(str, r.shape))
+        print(f"{r.name:<{width}}  {shape:>7}  relative error {r.rel_error:.2e}  {verdict}")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        print(f"gradient check failed for: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"all {len(results)} parameters agree (tolerance {grad.TOLERANCE:g})")
+    return 0
+
+
+def list_corpora(args: argparse.Namespace) -> int:
+    print(f"{'name':<16} {'bytes':>10} {'chars':>10} {'unique':>7}  description")
+    for name, (_, description) in corpora.BUNDLED.items():
+        path = corpora.bundled_path(name)
+        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        print(f"{name:<16} {size:>10,} {len(text):>10,} {len(set(text)):>7}  {description}")
+    return 0
+
+
+def make_run_dir(path: Path | None, corpus_name: str) -> RunDir:
+    return (RunDir(path) if path else RunDir.default_for(corpus_name)).create()

@@ -1,0 +1,59 @@
+"""`charrnn train` without --headless: open the console on a run, then say where it was saved."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import corpora
+from engine.trainer import Trainer
+from tui.cli.commands import make_run_dir
+from tui.run import ExitReport, RunPolicy, RunSettings
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    corpus: str  # as the user named it, for the resume line
+    fps: int
+    theme: str
+
+
+def run_console(
+    trainer: Trainer, settings: RunSettings, run_dir: Path | None, options: ConsoleOptions
+) -> int:
+    """Open the console training `trainer`; on the way out, say where the state was saved."""
+    from tui.app import ConsoleApp
+    from tui.links import InProcessLink
+    from tui.session import Session
+
+    rundir = make_run_dir(run_dir, trainer.corpus.name)
+
+    def text() -> str:  # read again only if a checkpoint is loaded: startup stays fast
+        return corpora.load(options.corpus)[1]
+
+    session = Session(trainer, rundir, lambda event: None, settings, text=text)
+    app = ConsoleApp(InProcessLink(session), rundir, theme=options.theme, handle_signals=True)
+    app.run()
+    report = session.exit_report
+    if report is None:
+        # The worker never finished (it should have): save from here, it is idle now.
+        report = RunPolicy(rundir, settings, lambda event: None).exit_save(session.trainer)
+    return exit_status(report, options.corpus, app.return_code or 0)
+
+
+def exit_status(report: ExitReport, corpus: str, status: int) -> int:
+    """Say where the state went; 1 if it could not be saved (unless a signal says more)."""
+    for path in report.saved:
+        _say(f"saved iteration {report.iteration:,} to {path}")
+    if report.path is not None:
+        _say(f"resume with: charrnn train {corpus} --resume {report.path}")
+    for error in report.errors:
+        _say(f"charrnn: error: {error}")
+    return status or (1 if report.errors else 0)
+
+
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal is gone; the file matters
+        print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,255 @@
+"""Every command-line option, declared once with its type and help, and the parser built from them.
+
+Value types check a value's form (a whole number, a positive number) and give argparse one
+line to print; Config.validate checks ranges that depend on other fields. Hyper-parameter
+flags default to None ("the preset's value"), so what the user typed is known exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import corpora
+from engine.config import CELLS, DTYPES, LOSS_REDUCTIONS, OPTIMIZERS, PRESETS
+
+DEFAULT_FPS = 20
+# Kept here, not imported from tui.themes, so `charrnn --help` does not import Textual.
+THEME_CHOICES = ("dark", "light", "ansi", "high-contrast")
+
+
+# -- value types ------------------------------------------------------------------------------
+
+
+def _value(text: str, convert: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """`text` converted, or one line for argparse naming what was wanted and what came."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what} (got {text!r})")
+    return value
+
+
+def _real(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
+
+
+def _at_least(text: str, low: int) -> int:
+    value = _whole(text)
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be {low} or more (got {text!r})")
+    return value
+
+
+def size(text: str) -> int:
+    return _at_least(text, 1)
+
+
+def count(text: str) -> int:
+    return _at_least(text, 0)
+
+
+def positive(text: str) -> float:
+    return _value(text, _real, lambda v: v > 0, "a positive number")
+
+
+def non_negative(text: str) -> float:
+    return _value(text, _real, lambda v: v >= 0, "0 or more")
+
+
+def fraction(text: str) -> float:
+    return _value(text, _real, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def decay(text: str) -> float:
+    return _value(text, _real, lambda v: 0 < v <= 1, "above 0 and at most 1")
+
+
+# -- the table --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Option:
+    dest: str  # the attribute it fills (for hyper-parameters: the Config field)
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+    flag: bool = False  # on/off, no value
+    positional: bool = False
+    optional_positional: bool = False  # a positional that may be left out (nargs="?")
+
+    def add_to(self, group: argparse._ActionsContainer, dest: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
+        if self.flag:
+            kwargs["action"] = "store_true"
+            kwargs["default"] = False
+        else:
+            kwargs |= {"type": self.type, "choices": self.choices, "metavar": self.metavar}
+        if self.positional:
+            if self.optional_positional:
+                kwargs["nargs"] = "?"
+            group.add_argument(self.dest, **kwargs)
+        else:
+            group.add_argument("--" + self.dest.replace("_", "-"), dest=dest or self.dest, **kwargs)
+
+
+# The hyper-parameters: each overrides the --preset's value (dest hp_<field>).
+HYPER_PARAMETERS: tuple[Option, ...] = (
+    Option("cell", "recurrent cell", choices=CELLS),
+    Option("hidden", "hidden units per layer", size, metavar="N"),
+    Option("layers", "stacked recurrent layers", size, metavar="N"),
+    Option("embedding", "input embedding width, 0 for one-hot input", count, metavar="N"),
+    Option("dropout", "dropout between layers, in [0, 1)", fraction, metavar="P"),
+    Option("dtype", "float32 (fast) or float64 (classic, gradient checks)", choices=DTYPES),
+    Option("seq_length", "characters per window (backpropagation through time)", size, metavar="T"),
+    Option("batch", "parallel streams over the training text", size, metavar="B"),
+    Option("loss", "sum over the window (min-char-rnn) or mean per character", choices=LOSS_REDUCTIONS),
+    Option("optimizer", "adagrad (min-char-rnn's), adagrad-torch (eps outside the root), adam", choices=OPTIMIZERS),
+    Option("lr", "learning rate", positive, metavar="LR"),
+    Option("beta1", "Adam's first-moment decay", fraction, metavar="B"),
+    Option("beta2", "Adam's second-moment decay", fraction, metavar="B"),
+    Option("clip", "clip each gradient element to +-C; 0 off", non_negative, metavar="C"),
+    Option("clip_norm", "scale gradients so their joint L2 norm is at most C; 0 off", non_negative, metavar="C"),
+    Option("lr_decay", "multiply the learning rate by F every --lr-decay-every iterations; 1 off", decay, metavar="F"),
+    Option("lr_decay_every", "iterations between learning-rate decays", size, metavar="N"),
+    Option("val_fraction", "hold out this tail of the corpus for validation; 0 none", fraction, metavar="F"),
+    Option("eval_every", "validate every N iterations; 0 never", count, metavar="N"),
+    Option("init_scale", "initial weights ~ randn * S", positive, metavar="S"),
+)  # fmt: skip
+HP_PREFIX = "hp_"
+
+OPTIONS: dict[str, Option] = {o.dest: o for o in (
+    Option("corpus", f"a bundled corpus ({', '.join(corpora.BUNDLED)}) or a path to a UTF-8 text file (default: {corpora.DEFAULT})", default=corpora.DEFAULT, metavar="CORPUS", positional=True, optional_positional=True),
+    Option("checkpoint", "a .npz saved by charrnn", metavar="CHECKPOINT", positional=True),
+    Option("headless", "no console: print min-char-rnn's log ('iter N, loss: X' and samples) to stdout", flag=True),
+    Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", default="classic", choices=tuple(PRESETS)),
+    Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
+    Option("seed", "seed for weights and sampling (train: default 0; sample: default random)", count, metavar="N"),
+    Option("save", "write a checkpoint here at the end and on Ctrl-C", metavar="PATH"),
+    Option("resume", "continue from a checkpoint (its settings win over --preset)", metavar="CKPT"),
+    Option("sample_every", "print a sample every N iterations, 0 for never (default 100)", count, default=100, metavar="N"),
+    Option("log_every", "print 'iter N, loss: X' every N iterations (default 100)", size, default=100, metavar="N"),
+    Option("temperature", "sampling temperature: divide the logits by T; below 1 is safer, above 1 wilder (default 1.0)", positive, default=1.0, metavar="T"),
+    Option("run_dir", "where latest.npz, autosaves, best.npz (best validation) and metrics.jsonl go (console default: runs/CORPUS-TIMESTAMP/; headless: only when given)", metavar="DIR"),
+    Option("autosave_minutes", "save the state to DIR/latest.npz every M minutes, 0 for never (default 5)", non_negative, default=5.0, metavar="M"),
+    Option("fps", f"redraw at most N times a second; lower it over a slow SSH link (default {DEFAULT_FPS})", size, default=DEFAULT_FPS, metavar="N"),
+    Option("theme", "colours: dark, light, ansi (the terminal's own 16 colours) or high-contrast (default dark; NO_COLOR=1 in the environment turns colour off)", default="dark", choices=THEME_CHOICES),
+    Option("length", "characters to generate after the prime (default 500)", count, default=500, metavar="N"),
+    Option("top_k", "sample only among the K likeliest characters (default 0: all)", count, default=0, metavar="K"),
+    Option("greedy", "always take the likeliest character", flag=True),
+    Option("prime", "text to read first; the output starts with it (default: start after a newline)", metavar="TEXT"),
+    Option("zero_state", "start from a zero hidden state, as at the very start of the corpus, instead of the state training left in the checkpoint", flag=True),
+)}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    help: str
+    description: str
+    options: tuple[str, ...] = ()  # names in OPTIONS
+    groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (title, description, names)
+    hyper_parameters: tuple[str, ...] = ()  # Config fields offered as flags
+
+
+RESUME_NOTE = (
+    "Each overrides the --preset's value. On --resume the checkpoint's model and data layout "
+    "are kept; only the training schedule (--lr, --clip, --clip-norm, --lr-decay, "
+    "--lr-decay-every, --eval-every) may change."
+)
+ALL_HYPER_PARAMETERS = tuple(o.dest for o in HYPER_PARAMETERS)
+
+COMMANDS: dict[str, CommandSpec] = {
+    "train": CommandSpec(
+        help="train a model (in the console, or --headless for min-char-rnn's plain log)",
+        description="Train a model on CORPUS, from scratch or resumed from a checkpoint.",
+        options=("corpus", "headless", "preset", "iters", "seed", "save", "resume",
+                 "sample_every", "log_every", "temperature", "run_dir"),
+        groups=(("console options (ignored with --headless)", "",
+                 ("autosave_minutes", "fps", "theme")),),
+        hyper_parameters=ALL_HYPER_PARAMETERS,
+    ),
+    "sample": CommandSpec(
+        help="generate text from a checkpoint",
+        description="Print text generated by the model in CHECKPOINT.",
+        options=("checkpoint", "length", "temperature", "top_k", "greedy", "prime",
+                 "zero_state", "seed"),
+    ),
+    "gradcheck": CommandSpec(
+        help="compare analytic and numerical gradients",
+        description="Check backpropagation on a tiny model (hidden 8, seq 6, float64) against "
+        "central differences; exits 0 only if every parameter's relative error is below 1e-5. "
+        "Flags left out keep the classic preset's values.",
+        hyper_parameters=("cell", "layers", "embedding", "dropout"),
+    ),
+    "corpora": CommandSpec(
+        help="list the bundled corpora",
+        description="List the bundled corpora with their sizes.",
+    ),
+}  # fmt: skip
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not usage plus error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"charrnn: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="charrnn",
+        description=(
+            "Train character-level recurrent language models with numpy, watch them learn in a "
+            "terminal console, and sample from them. With no command, opens the console "
+            f"training the classic preset on the bundled {corpora.DEFAULT!r} corpus."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    hp = {o.dest: o for o in HYPER_PARAMETERS}
+    for name, spec in COMMANDS.items():
+        sub = commands.add_parser(name, help=spec.help, description=spec.description)
+        for option in spec.options:
+            OPTIONS[option].add_to(sub)
+        for title, description, names in spec.groups:
+            group = sub.add_argument_group(title, description or None)
+            for option in names:
+                OPTIONS[option].add_to(group)
+        if spec.hyper_parameters:
+            group = sub.add_argument_group("model and optimiser", RESUME_NOTE)
+            for field in spec.hyper_parameters:
+                hp[field].add_to(group, dest=HP_PREFIX + field)
+    return parser
+
+
+def hyper_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields the user set on the command line."""
+    return {
+        name[len(HP_PREFIX) :]: value
+        for name, value in vars(args).items()
+        if name.startswith(HP_PREFIX) and value is not None
+    }
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `charrnn` alone: the console on the default corpus
+        args = parser.parse_args(["train"])
+    return args

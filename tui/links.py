@@ -1,0 +1,85 @@
+"""How the console reaches a run: a link carries commands out and events back.
+
+The console has one code path whatever drives the run; only the link differs. The in-process
+link trains a Session in one of the app's thread workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol
+
+from textual.message import Message
+from textual.worker import get_current_worker
+
+from tui.protocol import Command, Event, Stop
+from tui.run import ExitReport
+from tui.session import Session
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.worker import Worker
+
+
+class SessionEvent(Message):
+    """A protocol event, delivered to the app's message queue."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class Link(Protocol):
+    detaches: bool  # True: closing the console leaves the run training
+
+    def start(self, app: App) -> None:
+        """Begin delivering events to `app`; the first is a Welcome."""
+
+    def send(self, command: Command) -> None: ...
+
+    def give_way(self, seconds: float) -> None:
+        """The user pressed a key: let the UI have the interpreter for a moment."""
+
+    async def close(self, timeout: float) -> None:
+        """The console is closing: end what must end with it, waiting at most `timeout`."""
+
+
+class InProcessLink:
+    """A Session trained by a thread worker of the app; closing the console stops the run."""
+
+    detaches = False
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.worker: Worker | None = None
+        self._app: App | None = None
+        session.post = session.policy.report = self._deliver
+
+    def _deliver(self, event: Event) -> None:
+        if self._app is not None:
+            self._app.post_message(SessionEvent(event))  # thread-safe
+
+    def start(self, app: App) -> None:
+        self._app = app
+        self._deliver(self.session.welcome())  # before the worker starts: only time it's read
+        self.worker = app.run_worker(self._train, thread=True, name="training", group="training")
+
+    def _train(self) -> ExitReport:
+        worker = get_current_worker()
+        return self.session.run(lambda: worker.is_cancelled)
+
+    def send(self, command: Command) -> None:
+        self.session.send(command)
+
+    def give_way(self, seconds: float) -> None:
+        self.session.give_way(seconds)
+
+    async def close(self, timeout: float) -> None:
+        """Stop the run, which saves latest.npz between two steps, and wait for it."""
+        self.session.send(Stop(save=True))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.worker is not None and not self.worker.is_finished:
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(0.005)

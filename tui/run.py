@@ -1,0 +1,216 @@
+"""A run's policy, shared by every front end (console worker, headless loop, background run).
+
+When to sample, what to save and where (latest, best, the user's --save, autosaves), the
+metrics records, and what the exit report says. It never prints and never imports Textual:
+it tells its front end what happened through `report`, as protocol events.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine import checkpoint
+from engine.errors import CharrnnError
+from engine.sampling import SampleSettings
+from engine.trainer import StepResult, Trainer
+from tui.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
+from tui.rundir import RunDir
+
+HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run does around its training steps; the same fields for every front end."""
+
+    sample_every: int = 100  # iterations between samples, 0 for only on request
+    sample_length: int = 200
+    temperature: float = 1.0
+    metrics_every: int = 100  # iterations between metrics.jsonl records
+    autosave_seconds: float = 0.0  # save latest.npz this often, 0 for never
+    save_to: Path | None = None  # --save: also written when the run ends
+    stop_at: int | None = None  # --iters: the iteration the run stops (headless) or pauses at
+
+
+@dataclass
+class ExitReport:
+    iteration: int
+    saved: list[Path] = field(default_factory=list)  # where the state was written on the way out
+    errors: list[str] = field(default_factory=list)  # why it was not, where it was meant to be
+
+    @property
+    def path(self) -> Path | None:
+        """The run directory's latest.npz (or the only target), if it was written."""
+        return self.saved[-1] if self.saved else None
+
+
+def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
+    history = np.frombuffer(trainer.loss_history, dtype=np.float32)
+    history = history[np.isfinite(history)]
+    if len(history) > points:
+        # Whole history in `points` means, so a loaded model shows its entire learning curve.
+        edges = np.linspace(0, len(history), points + 1).astype(int)
+        history = np.add.reduceat(history, edges[:-1]) / np.diff(edges)
+    return TrainerInfo(
+        summary=trainer.summary(),
+        corpus=trainer.corpus.name,
+        iteration=trainer.iteration,
+        smooth_loss=trainer.smooth_loss / trainer.loss_units,
+        elapsed=trainer.elapsed,
+        history=[float(x) for x in history],
+        val_loss=trainer.last_val_loss,
+        best_val_loss=trainer.best_val_loss,
+    )
+
+
+class RunPolicy:
+    def __init__(
+        self,
+        run_dir: RunDir | None,
+        settings: RunSettings,
+        report: Callable[[Event], object],
+    ) -> None:
+        self.run_dir = run_dir
+        self.settings = settings
+        self.report = report
+        self._last_sampled = -1
+        self._metrics: list[dict[str, float]] = []
+        self._metrics_broken = False
+        self._rate_mark = (time.perf_counter(), 0)
+        self._next_autosave = self._autosave_deadline(time.perf_counter())
+
+    # -- sampling ---------------------------------------------------------------------------
+
+    def sample_due(self, trainer: Trainer) -> bool:
+        """Whether a periodic sample comes before this iteration (once per iteration)."""
+        n, every = trainer.iteration, self.settings.sample_every
+        if every and n % every == 0 and n != self._last_sampled:
+            self._last_sampled = n
+            return True
+        return False
+
+    def forget_samples(self) -> None:
+        """A different model was loaded: its iterations have not been sampled."""
+        self._last_sampled = -1
+
+    def sample(
+        self,
+        trainer: Trainer,
+        temperature: float,
+        length: int | None = None,
+        prime: str = "",
+        requested: bool = False,
+    ) -> SampleReady | None:
+        settings = SampleSettings(
+            length=self.settings.sample_length if length is None else length,
+            temperature=temperature,
+        )
+        try:
+            text = trainer.sample(settings, prime=prime or None)
+        except CharrnnError as exc:
+            self.report(Notice(str(exc), "error"))
+            return None
+        loss = trainer.smooth_loss / trainer.loss_units
+        return SampleReady(trainer.iteration, temperature, loss, text, prime, requested)
+
+    # -- after each step --------------------------------------------------------------------
+
+    def after_step(self, trainer: Trainer, result: StepResult) -> None:
+        """Metrics records, and best.npz when validation found a new best."""
+        n = result.iteration
+        if n % self.settings.metrics_every == 0:
+            self._record_metrics(trainer, n, result.smooth_nats_per_char)
+        if result.val_loss is not None:
+            self._metrics.append({"iteration": n, "val_loss": round(result.val_loss, 6)})
+            if result.val_best and self.run_dir is not None:
+                self.save(trainer, self.run_dir.best, "best")
+
+    def restart_clock(self, trainer: Trainer) -> None:
+        """Pauses and swapped models must not count as slow training in chars/s."""
+        self._rate_mark = (time.perf_counter(), chars_trained(trainer))
+
+    def _record_metrics(self, trainer: Trainer, n: int, smooth: float) -> None:
+        now = time.perf_counter()
+        since, chars_then = self._rate_mark
+        chars = chars_trained(trainer)
+        self._rate_mark = (now, chars)
+        self._metrics.append(
+            {
+                "iteration": n,
+                "loss": round(smooth, 6),
+                "chars_per_s": round((chars - chars_then) / max(now - since, 1e-9), 1),
+                "time": round(trainer.elapsed, 3),
+                "wall": round(time.time(), 3),
+            }
+        )
+
+    def flush_metrics(self) -> None:
+        """Append the pending records to metrics.jsonl; a full disk is said once, not fatal."""
+        records, self._metrics = self._metrics, []
+        if not records or self._metrics_broken or self.run_dir is None:
+            return
+        try:
+            self.run_dir.append_metrics(records)
+        except OSError as exc:
+            self._metrics_broken = True
+            self.report(Notice(f"metrics not written: {exc.strerror or exc}", "warning"))
+
+    # -- saving -----------------------------------------------------------------------------
+
+    def save(self, trainer: Trainer, path: Path, reason: str) -> bool:
+        """Write a checkpoint; a failure is reported and the run goes on."""
+        if trainer.diverged:
+            self.report(Notice("not saved: the training loss is no longer finite", "error"))
+            return False
+        try:
+            saved = checkpoint.save(trainer, path)
+        except (CharrnnError, OSError) as exc:
+            severity = "warning" if reason == "best" else "error"
+            self.report(Notice(f"save failed: {_reason(path, exc)}", severity))
+            return False
+        self.report(Saved(str(saved), trainer.iteration, reason))
+        return True
+
+    def autosave_if_due(self, trainer: Trainer, now: float) -> None:
+        if now < self._next_autosave or self.run_dir is None:
+            return
+        self._next_autosave = self._autosave_deadline(now)
+        if not trainer.diverged:
+            self.save(trainer, self.run_dir.latest, "autosave")
+
+    def _autosave_deadline(self, now: float) -> float:
+        every = self.settings.autosave_seconds
+        return now + every if every > 0 else math.inf
+
+    def exit_save(self, trainer: Trainer) -> ExitReport:
+        """Save where the run's state belongs on the way out: --save, then latest.npz."""
+        report = ExitReport(trainer.iteration)
+        targets = [self.settings.save_to] if self.settings.save_to else []
+        targets += [self.run_dir.latest] if self.run_dir is not None else []
+        if not targets:
+            return report
+        if trainer.diverged:
+            report.errors.append("the model diverged; nothing saved")
+            return report
+        for target in targets:
+            try:
+                report.saved.append(checkpoint.save(trainer, target))
+            except (CharrnnError, OSError) as exc:  # an older file there is intact (atomic)
+                report.errors.append(f"not saved to {_reason(target, exc)}")
+        return report
+
+
+def chars_trained(trainer: Trainer) -> int:
+    return trainer.iteration * trainer.config.batch * trainer.config.seq_length
+
+
+def _reason(path: Path, exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"{path}: {exc.strerror or exc}"
+    return str(exc)
