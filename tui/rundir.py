@@ -4,7 +4,8 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   latest.npz      the state when the run last stopped, quit or autosaved
   best.npz        the checkpoint with the best validation loss so far (when there is a split)
   <name>.npz      saves the user asked for
-  metrics.jsonl   one JSON object per line: iteration, loss, chars/s, time, ...
+  metrics.jsonl   one JSON object per line: {iteration, loss, chars_per_s, time, wall}
+                  every 100 iterations, {iteration, val_loss} after each evaluation
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class RunDir:
         return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
     def append_metrics(self, records: list[dict[str, Any]]) -> None:
-        """Append one JSON line per record; a full disk must not stop training, so errors
-        are returned to the caller as OSError to report, never swallowed silently."""
+        """Append one JSON line per record. An OSError (a full disk) is raised for the caller
+        to report and train on: it must neither stop training nor be swallowed silently."""
         if not records:
             return
         with self.metrics.open("a", encoding="utf-8") as f:

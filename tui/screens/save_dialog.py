@@ -42,7 +42,7 @@ class SaveDialog(ModalScreen[Path | None]):
             error.update(f"{path} is a directory; add a file name such as model.npz")
             return
         if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")  # numpy would add it anyway; say so now
+            path = path.with_name(path.name + ".npz")  # so `l` and the load dialog's list find it
         if path.exists():
 
             def answered(yes: bool | None) -> None:
