@@ -8,6 +8,7 @@ app's reactives; the status line is bound to them. The run itself is reached thr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import threading
@@ -23,7 +24,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tui.links import InProcessLink, Link, SessionEvent
+from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
 from tui.protocol import (
     Load,
     Loaded,
@@ -37,12 +38,13 @@ from tui.protocol import (
     Save,
     Saved,
     SetTemperature,
+    Stop,
     TemperatureChanged,
     TrainerInfo,
     Welcome,
 )
 from tui.rundir import RunDir
-from tui.screens import HelpScreen, LoadDialog, PrimeDialog, SaveDialog
+from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.help import key_label
 from tui.session import Session
 from tui.themes import HIGH_CONTRAST, THEMES
@@ -54,6 +56,8 @@ GIVE_WAY_SECONDS = 0.25  # training steps aside this long after a key, so the UI
 QUIT_TIMEOUT = 5.0  # seconds to wait for the run's final save before leaving anyway
 EXIT_GRACE = 2.0  # seconds a signalled process may take to exit normally after saving
 SAVED_WORDS = {"autosave": "autosaved", "exit": "saved on exit", "best": "best validation: saved"}
+# What q means to a viewer of a detached run: leaving never stops the training.
+ATTACHED_TOOLTIPS = {"quit": "Leave this viewer; the run goes on training (attach again later)"}
 
 
 class ConsoleApp(App[int]):
@@ -88,6 +92,22 @@ class ConsoleApp(App[int]):
             "l", "load", "Load", show=False, id="load", tooltip="Load a checkpoint and train it"
         ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Save to the run directory and quit"),
+        Binding(
+            "d",
+            "detach",
+            "Detach",
+            show=False,
+            id="detach",
+            tooltip="Detach: training goes on in the background (charrnn attach to return)",
+        ),
+        Binding(
+            "Q",
+            "stop_run",
+            "Stop run",
+            show=False,
+            id="stop_run",
+            tooltip="Stop the run (asks first): save latest.npz and end training",
+        ),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="All keys"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"),
     ]
@@ -112,6 +132,8 @@ class ConsoleApp(App[int]):
         self.handle_signals = handle_signals
         self.exit_signal: int | None = None
         self._quitting = False
+        self.outcome = "quit"  # how the console ended: quit, detach, stopped or lost
+        self.outcome_reason = ""
         self.last_save: Path | None = None
         self._handlers: dict[type, Callable] = {
             Welcome: self._on_welcome,
@@ -256,7 +278,7 @@ class ConsoleApp(App[int]):
             if path is not None:
                 self.last_save = path
                 self.message_line.show(f"saving to {path} …")
-                self.link.send(Save(str(path)))
+                self.link.send(Save(str(path.resolve())))  # the run may have another cwd
 
         self.push_screen(SaveDialog(proposed), chosen)
 
@@ -269,7 +291,7 @@ class ConsoleApp(App[int]):
         def chosen(path: Path | None) -> None:
             if path is not None:
                 self.message_line.show(f"loading {path} …")
-                self.link.send(Load(str(path)))
+                self.link.send(Load(str(path.resolve())))
 
         self.push_screen(LoadDialog(found), chosen)
 
@@ -278,13 +300,46 @@ class ConsoleApp(App[int]):
             self.push_screen(HelpScreen(self.key_bindings()))
 
     async def action_quit(self) -> None:
-        """Save to the run directory's latest.npz (between two steps) and leave."""
+        """In-process: save to latest.npz (between two steps) and leave. Attached: leave the
+        run training."""
+        if self.link.detaches:
+            await self._leave("detach", "leaving: the run goes on training …")
+        else:
+            await self._leave("quit", f"saving to {self.run_dir.latest} and quitting …")
+
+    async def action_detach(self) -> None:
+        """In-process: save the exact state, so that a background run continues from it."""
+        await self._leave("detach", f"saving to {self.run_dir.latest} to detach …")
+
+    def action_stop_run(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.outcome = "stopped"
+                self.message_line.show("stopping the run: saving latest.npz …")
+                self.link.send(Stop(save=True))  # the run closes the link once it has saved
+
+        self.push_screen(
+            ConfirmScreen("Stop the run? It saves latest.npz and training ends."), answered
+        )
+
+    def on_link_closed(self, message: LinkClosed) -> None:
+        if self.outcome != "stopped":
+            self.outcome = "lost"
+        self.outcome_reason = message.reason
+        self.exit(return_code=0 if self.outcome == "stopped" else 1)
+
+    async def _leave(self, outcome: str, message: str) -> None:
         if self._quitting:
             return
         self._quitting = True
-        self.message_line.show(f"saving to {self.run_dir.latest} and quitting …")
+        self.outcome = outcome
+        self.message_line.show(message)
         await self.link.close(QUIT_TIMEOUT)
         self.exit(return_code=128 + self.exit_signal if self.exit_signal else 0)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Stopping a run apart from leaving it only means something to a detached run's viewer.
+        return action != "stop_run" or self.link.detaches
 
     def _on_signal(self, signum: int) -> None:
         self.exit_signal = signum
@@ -304,7 +359,17 @@ class ConsoleApp(App[int]):
     # -- palette and help -------------------------------------------------------------------
 
     def key_bindings(self) -> list[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding) and b.id != "interrupt"]
+        """The keys that mean something here, described as they act on this link."""
+        found = []
+        for b in self.BINDINGS:
+            if not isinstance(b, Binding) or b.id == "interrupt":
+                continue
+            if not self.check_action(b.action, ()):
+                continue
+            if self.link.detaches and b.action in ATTACHED_TOOLTIPS:
+                b = dataclasses.replace(b, tooltip=ATTACHED_TOOLTIPS[b.action])
+            found.append(b)
+        return found
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for binding in self.key_bindings():

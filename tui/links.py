@@ -1,18 +1,21 @@
 """How the console reaches a run: a link carries commands out and events back.
 
 The console has one code path whatever drives the run; only the link differs. The in-process
-link trains a Session in one of the app's thread workers.
+link trains a Session in one of the app's thread workers; the socket link is one viewer of a
+detached run (tui/server.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from tui.protocol import Command, Event, Stop
+from tui.protocol import MAX_LINE_BYTES, Command, Event, ProtocolError, Stop, decode, encode
 from tui.run import ExitReport
 from tui.session import Session
 
@@ -83,3 +86,60 @@ class InProcessLink:
             if loop.time() > deadline:
                 break
             await asyncio.sleep(0.005)
+
+
+class LinkClosed(Message):
+    """The run is out of reach: it stopped, or it could not be reached at all."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class SocketLink:
+    """A viewer of a detached run, over its Unix socket; closing the console detaches."""
+
+    detaches = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer: asyncio.StreamWriter | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, app: App) -> None:
+        self._task = asyncio.create_task(self._receive(app))
+
+    async def _receive(self, app: App) -> None:
+        try:
+            reader, self.writer = await asyncio.open_unix_connection(
+                str(self.path), limit=MAX_LINE_BYTES
+            )
+        except OSError as exc:
+            app.post_message(LinkClosed(f"cannot reach the run at {self.path}: {exc.strerror}"))
+            return
+        try:
+            while line := await reader.readline():
+                try:
+                    event = decode(line)
+                except ProtocolError:
+                    continue  # from a newer charrnn, say: skip what we cannot read
+                app.post_message(SessionEvent(event))  # type: ignore[arg-type]
+        except (ConnectionError, ValueError):
+            pass
+        app.post_message(LinkClosed("the run ended"))
+
+    def send(self, command: Command) -> None:
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(encode(command))
+
+    def give_way(self, seconds: float) -> None:
+        """Training runs in another process: nothing to step aside from."""
+
+    async def close(self, timeout: float) -> None:
+        """Detach: the run goes on. Only this connection ends."""
+        if self._task is not None:
+            self._task.cancel()
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.writer.wait_closed(), timeout)

@@ -7,6 +7,7 @@ it tells its front end what happened through `report`, as protocol events.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -81,7 +82,8 @@ class RunPolicy:
         self.report = report
         self._last_sampled = -1
         self._metrics: list[dict[str, float]] = []
-        self._metrics_broken = False
+        self._samples: list[dict[str, object]] = []
+        self._records_broken = False
         self._rate_mark = (time.perf_counter(), 0)
         self._next_autosave = self._autosave_deadline(time.perf_counter())
 
@@ -117,7 +119,9 @@ class RunPolicy:
             self.report(Notice(str(exc), "error"))
             return None
         loss = trainer.smooth_loss / trainer.loss_units
-        return SampleReady(trainer.iteration, temperature, loss, text, prime, requested)
+        sample = SampleReady(trainer.iteration, temperature, loss, text, prime, requested)
+        self._samples.append(dataclasses.asdict(sample))
+        return sample
 
     # -- after each step --------------------------------------------------------------------
 
@@ -150,15 +154,18 @@ class RunPolicy:
             }
         )
 
-    def flush_metrics(self) -> None:
-        """Append the pending records to metrics.jsonl; a full disk is said once, not fatal."""
-        records, self._metrics = self._metrics, []
-        if not records or self._metrics_broken or self.run_dir is None:
+    def flush_records(self) -> None:
+        """Append pending records to metrics.jsonl and samples.jsonl; a full disk is said
+        once, and training goes on."""
+        metrics, self._metrics = self._metrics, []
+        samples, self._samples = self._samples, []
+        if self._records_broken or self.run_dir is None:
             return
         try:
-            self.run_dir.append_metrics(records)
+            self.run_dir.append_metrics(metrics)
+            self.run_dir.append_samples(samples)
         except OSError as exc:
-            self._metrics_broken = True
+            self._records_broken = True
             self.report(Notice(f"metrics not written: {exc.strerror or exc}", "warning"))
 
     # -- saving -----------------------------------------------------------------------------

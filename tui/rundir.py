@@ -6,6 +6,10 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   <name>.npz      saves the user asked for
   metrics.jsonl   one JSON object per line: {iteration, loss, chars_per_s, time, wall}
                   every 100 iterations, {iteration, val_loss} after each evaluation
+  samples.jsonl   every sample: {iteration, temperature, loss, text, prime, requested}
+  run.json        a detached run's status: pid, live or stopped (and why), iteration, loss
+  control.sock    a detached run's Unix socket (mode 0600: only its owner can steer it)
+  run.log         what a detached run printed
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from engine.errors import CharrnnError
 LATEST = "latest.npz"
 BEST = "best.npz"
 METRICS = "metrics.jsonl"
+SAMPLES = "samples.jsonl"
+STATUS = "run.json"
+SOCKET = "control.sock"
+LOG = "run.log"
 
 
 @dataclass
@@ -59,6 +67,22 @@ class RunDir:
     def metrics(self) -> Path:
         return self.path / METRICS
 
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def status_file(self) -> Path:
+        return self.path / STATUS
+
+    @property
+    def socket(self) -> Path:
+        return self.path / SOCKET
+
+    @property
+    def log(self) -> Path:
+        return self.path / LOG
+
     def checkpoints(self) -> list[Path]:
         """The .npz files here, newest first."""
         found = [p for p in self.path.glob("*.npz") if p.is_file()]
@@ -67,8 +91,44 @@ class RunDir:
     def append_metrics(self, records: list[dict[str, Any]]) -> None:
         """Append one JSON line per record. An OSError (a full disk) is raised for the caller
         to report and train on: it must neither stop training nor be swallowed silently."""
-        if not records:
-            return
-        with self.metrics.open("a", encoding="utf-8") as f:
-            for record in records:
-                f.write(json.dumps(record) + "\n")
+        append_jsonl(self.metrics, records)
+
+    def append_samples(self, records: list[dict[str, Any]]) -> None:
+        append_jsonl(self.samples, records)
+
+    def recent_samples(self, count: int) -> list[dict[str, Any]]:
+        """The last `count` sample records, skipping any line that is not one."""
+        try:
+            lines = self.samples.read_text(encoding="utf-8").splitlines()[-count:]
+        except (OSError, UnicodeDecodeError):
+            return []
+        found = []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                found.append(record)
+        return found
+
+    def read_status(self) -> dict[str, Any] | None:
+        try:
+            status = json.loads(self.status_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None
+        return status if isinstance(status, dict) else None
+
+    def write_status(self, status: dict[str, Any]) -> None:
+        """Replace run.json atomically: a reader never sees half a file."""
+        tmp = self.status_file.with_name(f".{STATUS}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(status, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, self.status_file)
+
+
+def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    if not records:
+        return
+    with path.open("a", encoding="utf-8") as f:
+        for record in records:
+            f.write(json.dumps(record) + "\n")

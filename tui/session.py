@@ -8,12 +8,14 @@ cheap. Nothing here imports Textual: the console and the background run both dri
 
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,14 @@ REPORT_INTERVAL = 0.25  # seconds between Progress events: looks live, costs the
 RECENT_SAMPLES = 20  # samples a newly attached viewer is shown
 
 
+@dataclass(frozen=True)
+class Call:
+    """Run `fn(session)` in the worker between two steps (in-process only, never sent on a
+    socket): how a server reads the trainer without racing the training thread."""
+
+    fn: Callable[[Session], object]
+
+
 class Session:
     def __init__(
         self,
@@ -60,6 +70,7 @@ class Session:
         text: str | Callable[[], str] | None = None,
         start_paused: bool = False,
         report_interval: float = REPORT_INTERVAL,
+        finish_at_stop: bool = False,
     ) -> None:
         self.trainer = trainer
         self.run_dir = run_dir
@@ -68,13 +79,18 @@ class Session:
         self.policy = RunPolicy(run_dir, self.settings, post)
         # The corpus (or how to read it), needed only to resume a loaded checkpoint on it.
         self._text = text
-        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[Command | Call] = queue.SimpleQueue()
         self._wake = threading.Event()  # set whenever a command arrives
         self.paused = start_paused
         self.temperature = self.settings.temperature
         self.report_interval = report_interval
         self.pause_at = self.settings.stop_at
+        self.finish_at_stop = finish_at_stop  # at --iters: stop (a detached run) or pause
+        self.finished = False
         self.recent_samples: deque[SampleReady] = deque(maxlen=RECENT_SAMPLES)
+        for record in run_dir.recent_samples(RECENT_SAMPLES) if run_dir else []:
+            with contextlib.suppress(TypeError):
+                self.recent_samples.append(SampleReady(**record))
         self.exit_report: ExitReport | None = None
         self._stopping = False
         self._save_on_exit = True
@@ -85,7 +101,7 @@ class Session:
 
     # -- viewer side: only enqueue ----------------------------------------------------------
 
-    def send(self, command: Command) -> None:
+    def send(self, command: Command | Call) -> None:
         self._commands.put(command)
         self._wake.set()
 
@@ -141,6 +157,10 @@ class Session:
             self._sample(None, "", requested=False)
         if n == self.pause_at:
             self.pause_at = None  # once: space resumes past it
+            if self.finish_at_stop:
+                self._stopping = self.finished = True
+                self.post(Notice(f"reached iteration {n:,} (--iters): finished"))
+                return
             self._set_paused(True)
             self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
             return
@@ -167,8 +187,10 @@ class Session:
             except Exception as exc:  # a failed command must never end the session
                 self.post(Notice(f"{type(command).__name__.lower()} failed: {exc}", "error"))
 
-    def _apply(self, command: Command) -> None:
-        if isinstance(command, Pause):
+    def _apply(self, command: Command | Call) -> None:
+        if isinstance(command, Call):
+            command.fn(self)
+        elif isinstance(command, Pause):
             self._set_paused(True)
         elif isinstance(command, Resume):
             self._resume()
@@ -227,7 +249,7 @@ class Session:
             self._pending = []  # a new list: the event keeps the old one
             self._pending_chars = 0
         self._last_report = now
-        self.policy.flush_metrics()
+        self.policy.flush_records()
 
     # -- sampling, loading, divergence, exit -------------------------------------------------
 

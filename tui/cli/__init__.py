@@ -18,7 +18,9 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse(argv)
+    args.argv = argv or ["train"]  # what a detached run is started with
     try:
         return run_command(args)
     except CharrnnError as exc:
@@ -27,9 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tui.cli import commands
+    from tui.cli import commands, detach
 
-    if args.command == "train" and not args.headless:
+    if args.command == "attach" or (args.command == "train" and not args.headless):
         # Textual reads its frame-rate cap once, when it is first imported.
         os.environ["TEXTUAL_FPS"] = str(args.fps)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -37,5 +39,7 @@ def run_command(args: argparse.Namespace) -> int:
         "sample": commands.sample,
         "gradcheck": commands.gradcheck,
         "corpora": commands.list_corpora,
+        "attach": detach.attach,
+        "runs": detach.list_runs,
     }
     return handlers[args.command](args)

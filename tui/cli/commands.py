@@ -62,6 +62,11 @@ def train(args: argparse.Namespace) -> int:
     save_to = Path(args.save) if args.save else None
     if save_to is not None:
         checkpoint.check_writable(save_to)
+    if args.detach:
+        from tui.cli import detach
+
+        run_dir = detach.run_dir_for(args.run_dir, args.corpus)
+        return detach.launch(detach.detach_argv(args.argv, run_dir), run_dir)
     trainer = build_trainer(
         args.corpus, args.preset, hyper_parameters(args), args.seed or 0, args.resume
     )
@@ -73,13 +78,19 @@ def train(args: argparse.Namespace) -> int:
         stop_at=None if args.iters is None else trainer.iteration + args.iters,
     )
     run_dir = Path(args.run_dir) if args.run_dir else None
+    if args.background:
+        from tui.cli import detach
+
+        rundir = make_run_dir(run_dir, trainer.corpus.name)
+        preset_name = "resumed" if args.resume and args.preset == "classic" else args.preset
+        return detach.run_background(trainer, settings, rundir, args.corpus, preset_name)
     if args.headless:
         from tui.cli.headless import train_headless
 
         return train_headless(trainer, settings, run_dir, args.log_every)
     from tui.cli.console import ConsoleOptions, run_console
 
-    options = ConsoleOptions(corpus=args.corpus, fps=args.fps, theme=args.theme)
+    options = ConsoleOptions(args.corpus, args.fps, args.theme, args.preset)
     return run_console(trainer, settings, run_dir, options)
 
 

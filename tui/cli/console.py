@@ -11,6 +11,7 @@ import corpora
 from engine.trainer import Trainer
 from tui.cli.commands import make_run_dir
 from tui.run import ExitReport, RunPolicy, RunSettings
+from tui.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class ConsoleOptions:
     corpus: str  # as the user named it, for the resume line
     fps: int
     theme: str
+    preset: str = "classic"
 
 
 def run_console(
@@ -40,7 +42,24 @@ def run_console(
     if report is None:
         # The worker never finished (it should have): save from here, it is idle now.
         report = RunPolicy(rundir, settings, lambda event: None).exit_save(session.trainer)
+    if app.outcome == "detach" and rundir.latest in report.saved:
+        return move_to_background(rundir, settings, options, session.temperature)
     return exit_status(report, options.corpus, app.return_code or 0)
+
+
+def move_to_background(
+    rundir: RunDir, settings: RunSettings, options: ConsoleOptions, temperature: float
+) -> int:
+    """`d`: the state was saved between two steps; a background run resumes it exactly."""
+    from tui.cli.detach import launch
+
+    argv = [
+        "train", options.corpus, "--resume", str(rundir.latest), "--run-dir", str(rundir.path),
+        "--preset", options.preset, "--sample-every", str(settings.sample_every),
+        "--temperature", str(temperature),
+        "--autosave-minutes", str(settings.autosave_seconds / 60.0),
+    ]  # fmt: skip
+    return launch(argv, rundir)
 
 
 def exit_status(report: ExitReport, corpus: str, status: int) -> int:

@@ -46,12 +46,12 @@ def train_headless(
                 print(validation_line(result), flush=True)
             policy.after_step(trainer, result)
             if result.val_loss is not None or n % settings.metrics_every == 0:
-                policy.flush_metrics()
+                policy.flush_records()
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         status = 130
     finally:
-        policy.flush_metrics()
+        policy.flush_records()
         report = policy.exit_save(trainer)
         for path in report.saved:
             print(f"saved iteration {report.iteration} to {path}", file=sys.stderr)

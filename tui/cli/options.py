@@ -139,6 +139,10 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("corpus", f"a bundled corpus ({', '.join(corpora.BUNDLED)}) or a path to a UTF-8 text file (default: {corpora.DEFAULT})", default=corpora.DEFAULT, metavar="CORPUS", positional=True, optional_positional=True),
     Option("checkpoint", "a .npz saved by charrnn", metavar="CHECKPOINT", positional=True),
     Option("headless", "no console: print min-char-rnn's log ('iter N, loss: X' and samples) to stdout", flag=True),
+    Option("detach", "train in the background and return to the shell at once (prints the run directory, the process id and the command to attach)", flag=True),
+    Option("background", argparse.SUPPRESS, flag=True),  # the detached process itself
+    Option("run", "a run directory (default: the most recently started live run under runs/)", metavar="RUN_DIR", positional=True, optional_positional=True),
+    Option("root", "the directory holding the runs (default: runs)", default="runs", metavar="DIR", positional=True, optional_positional=True),
     Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", default="classic", choices=tuple(PRESETS)),
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
     Option("seed", "seed for weights and sampling (train: default 0; sample: default random)", count, metavar="N"),
@@ -179,8 +183,8 @@ COMMANDS: dict[str, CommandSpec] = {
     "train": CommandSpec(
         help="train a model (in the console, or --headless for min-char-rnn's plain log)",
         description="Train a model on CORPUS, from scratch or resumed from a checkpoint.",
-        options=("corpus", "headless", "preset", "iters", "seed", "save", "resume",
-                 "sample_every", "log_every", "temperature", "run_dir"),
+        options=("corpus", "headless", "detach", "background", "preset", "iters", "seed",
+                 "save", "resume", "sample_every", "log_every", "temperature", "run_dir"),
         groups=(("console options (ignored with --headless)", "",
                  ("autosave_minutes", "fps", "theme")),),
         hyper_parameters=ALL_HYPER_PARAMETERS,
@@ -197,6 +201,17 @@ COMMANDS: dict[str, CommandSpec] = {
         "central differences; exits 0 only if every parameter's relative error is below 1e-5. "
         "Flags left out keep the classic preset's values.",
         hyper_parameters=("cell", "layers", "embedding", "dropout"),
+    ),
+    "attach": CommandSpec(
+        help="open the console on a detached run",
+        description="Open the console on a run started with --detach (or moved there with d), "
+        "as if it had been started here. q leaves it training; Q stops it.",
+        options=("run", "fps", "theme"),
+    ),
+    "runs": CommandSpec(
+        help="list runs: live or stopped, model, iteration, loss",
+        description="List the run directories under DIR, newest first.",
+        options=("root",),
     ),
     "corpora": CommandSpec(
         help="list the bundled corpora",

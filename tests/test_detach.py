@@ -1,0 +1,297 @@
+"""Runs that outlive the terminal: --detach, attach (Pilot over the socket), viewers, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from console_support import SIZE, fill, press, tiny_trainer, wait_for
+from run_support import (
+    TINY_FLAGS,
+    Viewer,
+    alive,
+    charrnn,
+    run_pid,
+    start_detached,
+    stop_run,
+    wait_until,
+)
+
+from engine import checkpoint
+from tui.app import ConsoleApp
+from tui.cli.console import ConsoleOptions, move_to_background
+from tui.links import SocketLink
+from tui.protocol import (
+    Pause,
+    PausedChanged,
+    Progress,
+    Resume,
+    SampleReady,
+    Saved,
+    Stop,
+    TemperatureChanged,
+    Welcome,
+)
+from tui.run import RunSettings
+from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
+
+
+@pytest.fixture
+def detached(tmp_path):
+    run_dir = start_detached(tmp_path)
+    yield run_dir
+    stop_run(run_dir)
+
+
+def progress_iteration(viewer: Viewer) -> int:
+    return viewer.wait_for(lambda e: isinstance(e, Progress)).iteration  # type: ignore[union-attr]
+
+
+def test_detach_returns_at_once_with_an_owner_only_socket(detached):
+    mode = stat.S_IMODE(os.stat(detached.socket).st_mode)
+    assert mode == 0o600
+    assert detached.log.exists()
+    viewer = Viewer(detached)
+    welcome = viewer.next_event()
+    assert isinstance(welcome, Welcome) and "rnn 8" in welcome.info.summary
+    first = progress_iteration(viewer)
+    assert progress_iteration(viewer) > first  # training goes on with nobody watching the screen
+    viewer.close()
+
+
+async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
+    watcher = Viewer(detached)  # a second viewer sees what the first one does
+    assert isinstance(watcher.next_event(), Welcome)
+    app = ConsoleApp(SocketLink(detached.socket), detached)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 0)
+        assert "rnn 8" in app.status.summary
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.run_state == "paused")
+        seen = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, PausedChanged))
+        assert seen.paused  # the pause from one viewer reaches the other
+        await press(pilot, "plus")
+        await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, TemperatureChanged))
+        assert app.temperature == pytest.approx(1.1)
+        await press(pilot, "n")
+        sample = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, SampleReady))
+        assert sample.temperature == pytest.approx(1.1) and sample.requested
+        await press(pilot, "p")
+        assert isinstance(app.screen, PrimeDialog)
+        await fill(pilot, "#prime-text", "bye")
+        await press(pilot, "enter")
+        primed = await asyncio.to_thread(
+            watcher.wait_for, lambda e: isinstance(e, SampleReady) and e.prime == "bye"
+        )
+        assert primed.text.startswith("bye")
+        await press(pilot, "s")
+        assert isinstance(app.screen, SaveDialog)
+        await fill(pilot, "#save-path", str(tmp_path / "mine.npz"))
+        await press(pilot, "enter")
+        saved = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, Saved))
+        assert saved.path == str(tmp_path / "mine.npz")
+        await wait_for(pilot, lambda: "saved iteration" in app.message_line.text)
+        await press(pilot, "l")
+        assert isinstance(app.screen, LoadDialog)
+        await fill(pilot, "#load-path", str(tmp_path / "mine.npz"))
+        await press(pilot, "enter")
+        await wait_for(pilot, lambda: "loaded" in app.message_line.text)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert any("goes on training" in (b.tooltip or "") for b in app.screen.keys)
+        await press(pilot, "escape")
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.run_state == "running")
+        await press(pilot, "q")
+        await wait_for(pilot, lambda: app.outcome == "detach")
+    assert app.outcome == "detach"
+    # Leaving never stops the run: it still answers and still trains.
+    first = progress_iteration(watcher)
+    assert progress_iteration(watcher) > first
+    watcher.close()
+
+
+async def test_stop_from_a_viewer_is_confirmed_and_saves_latest(detached):
+    app = ConsoleApp(SocketLink(detached.socket), detached)
+    pid = run_pid(detached)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 0)
+        await press(pilot, "Q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "n")  # asked, refused: nothing happens
+        await pilot.pause(0.3)
+        assert alive(pid)
+        await press(pilot, "Q", "y")
+        await wait_for(pilot, lambda: app.outcome == "stopped" and app.return_code is not None)
+    wait_until(lambda: not alive(pid), "the run to end")
+    assert checkpoint.load(detached.latest).iteration > 0
+    assert not detached.socket.exists()
+    assert detached.read_status()["state"] == "stopped"
+
+
+def test_a_killed_viewer_never_disturbs_training(detached):
+    script = (
+        "import socket, sys, time\n"
+        "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+        's.sendall(b\'{"v": 1, "type": "Sam\')\n'  # killed in the middle of a message
+        "time.sleep(60)\n"
+    )
+    viewer_process = subprocess.Popen([sys.executable, "-c", script, str(detached.socket)])
+    watcher = Viewer(detached)
+    before = progress_iteration(watcher)
+    viewer_process.send_signal(signal.SIGKILL)
+    viewer_process.wait(10)
+    after = progress_iteration(watcher)
+    assert progress_iteration(watcher) > after >= before
+    watcher.close()
+
+
+def test_garbage_on_the_socket_is_ignored(detached):
+    bad = Viewer(detached)
+    for line in (b"garbage\n", b"[1, 2]\n", b'{"v": 1, "type": "Nope"}\n',
+                 b'{"v": 99, "type": "Pause"}\n', b'{"v": 1, "type": "Stop", "save": 1, "x": 2}\n',
+                 b'{"v": 1, "type": "Welcome"}\n', b"\xff\xfe\n"):  # fmt: skip
+        bad.send_raw(line)
+    watcher = Viewer(detached)
+    first = progress_iteration(watcher)
+    assert progress_iteration(watcher) > first  # none of it paused or stopped the run
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        bad.send_raw(b"x" * (2 << 20) + b"\n")  # longer than any message: the run hangs up
+    with pytest.raises((EOFError, ConnectionResetError)):
+        while True:
+            bad.next_event()  # what was queued for it, then the end
+    assert progress_iteration(watcher) > first
+    watcher.send(Pause())  # a well-formed command still works
+    assert watcher.wait_for(lambda e: isinstance(e, PausedChanged)).paused
+    watcher.send(Resume())
+    bad.close()
+    watcher.close()
+
+
+def test_reattaching_shows_the_history_and_recent_samples(detached):
+    first = Viewer(detached)
+    first.next_event()
+    first.wait_for(lambda e: isinstance(e, Progress) and e.iteration > 120)
+    first.close()
+    again = Viewer(detached)
+    welcome = again.next_event()
+    assert isinstance(welcome, Welcome)
+    assert welcome.info.iteration > 120 and len(welcome.info.history) > 10
+    assert welcome.samples and all(s.iteration % 50 == 0 for s in welcome.samples)
+    logged = [json.loads(line) for line in detached.samples.read_text().splitlines()]
+    assert logged and logged[0]["iteration"] == 0 and logged[0]["text"] == welcome.samples[0].text
+    again.close()
+
+
+def test_sigterm_saves_a_loadable_latest_and_removes_the_socket(detached):
+    viewer = Viewer(detached)
+    viewer.wait_for(lambda e: isinstance(e, Progress) and e.iteration > 50)
+    viewer.close()
+    pid = run_pid(detached)
+    os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not alive(pid), "the run to exit after SIGTERM")
+    assert checkpoint.load(detached.latest).iteration > 50
+    assert not detached.socket.exists()
+    assert detached.read_status()["state"] == "stopped"
+    assert "saved iteration" in detached.log.read_text()
+
+
+def test_a_second_detach_on_a_live_run_is_refused(detached, tmp_path):
+    done = charrnn("train", "blog_sample", "--detach", "--run-dir", "run", *TINY_FLAGS,
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"charrnn: error: run already has a live run (pid {run_pid(detached)}); "
+        "attach with: charrnn attach run"
+    ]
+
+
+def test_attach_to_a_dead_run_says_so_and_offers_resume(detached, tmp_path):
+    stop_run(detached)
+    done = charrnn("attach", "run", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "the run is stopped" in done.stderr and "--resume run/latest.npz" in done.stderr
+    done = charrnn("attach", cwd=tmp_path)  # no live run under runs/
+    assert done.returncode == 2 and "no live run under runs/" in done.stderr
+    done = charrnn("attach", "nowhere", cwd=tmp_path)
+    assert done.returncode == 2 and "nowhere: no such run directory" in done.stderr
+
+
+def test_a_failing_background_start_is_one_line(tmp_path):
+    done = charrnn("train", str(tmp_path / "missing.txt"), "--detach", "--run-dir", "r",
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"charrnn: error: the background run did not start: {tmp_path / 'missing.txt'}: "
+        "no such file"
+    ]
+
+
+def test_runs_lists_live_stopped_and_crashed_runs(tmp_path):
+    live = start_detached(tmp_path, name="runs/live")
+    stopped = start_detached(tmp_path, name="runs/stopped")
+    crashed = start_detached(tmp_path, name="runs/crashed")
+    try:
+        for run_dir in (live, stopped, crashed):
+            wait_until(lambda r=run_dir: r.read_status()["iteration"] > 0, "a status update")
+        stop_run(stopped)
+        stop_run(crashed, signal.SIGKILL)  # no chance to say goodbye: run.json still says live
+        assert crashed.read_status()["state"] == "live"
+        done = charrnn("runs", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+        assert set(rows) == {"live", "stopped", "crashed"}
+        assert " live " in rows["live"] and "rnn 8" in rows["live"]
+        assert "stopped" in rows["stopped"]
+        assert "crashed (process gone)" in rows["crashed"]
+        assert "live" not in rows["crashed"].split()[1]
+    finally:
+        stop_run(live)
+
+
+async def test_d_moves_the_run_to_the_background_bit_exactly(tmp_path):
+    from console_support import make_session
+
+    from tui.links import InProcessLink
+
+    session = make_session(tmp_path / "run", tiny_trainer(hidden=8), sample_every=0)
+    app = ConsoleApp(InProcessLink(session), session.run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 30)
+        await press(pilot, "d")
+        await wait_for(pilot, lambda: session.exit_report is not None)
+    assert app.outcome == "detach"
+    moved_at = session.exit_report.iteration
+    run_dir = session.run_dir
+    options = ConsoleOptions(corpus="blog_sample", fps=20, theme="dark")
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp_path)  # the background run resolves paths as the user's shell would
+        assert move_to_background(run_dir, RunSettings(sample_every=0), options, 1.0) == 0
+    finally:
+        os.chdir(cwd)
+    try:
+        viewer = Viewer(run_dir)
+        welcome = viewer.next_event()
+        assert welcome.info.iteration >= moved_at  # not one iteration lost
+        viewer.wait_for(lambda e: isinstance(e, Progress) and e.iteration > moved_at + 200)
+        viewer.send(Stop(save=True))
+        viewer.close()
+        wait_until(lambda: not run_dir.socket.exists(), "the run to stop")
+    finally:
+        stop_run(run_dir)
+    resumed = checkpoint.load(run_dir.latest)
+    assert resumed.iteration > moved_at + 200
+    straight = tiny_trainer(hidden=8)
+    for _ in range(resumed.iteration):
+        straight.step()
+    for name, weights in straight.params.items():
+        np.testing.assert_array_equal(resumed.arrays[f"param/{name}"], weights, err_msg=name)
