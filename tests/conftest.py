@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,3 +30,19 @@ def tiny_config() -> Config:
 @pytest.fixture
 def tiny_trainer(tiny_config: Config, blog_text: str) -> Trainer:
     return Trainer(tiny_config, blog_text, seed=3, corpus_name="blog_sample")
+
+
+@pytest.fixture
+def tmux(tmp_path):
+    """A private tmux server (its own socket), killed afterwards."""
+    assert shutil.which("tmux"), "tmux is needed for the end-to-end tests (.ci/run installs it)"
+    socket = f"charrnn-e2e-{os.getpid()}-{tmp_path.name}"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            ["tmux", "-L", socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return done.stdout
+
+    yield run
+    subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
