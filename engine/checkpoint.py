@@ -1,7 +1,10 @@
 """Checkpoints: one .npz of plain arrays plus a JSON metadata entry. Never pickled.
 
+This module knows only the file: it maps a trainer's state dictionary (`Trainer.state_dict`)
+to and from the layout below, and refuses files it cannot trust.
+
 Layout (format version 1):
-  meta               uint8 bytes of a UTF-8 JSON object (see `_metadata`)
+  meta               uint8 bytes of a UTF-8 JSON object (see `layout`)
   param/<name>       model parameters, e.g. param/l0.Wxh, param/Why
   optim/<name>       optimiser state, e.g. optim/mem.l0.Wxh
   state/<layer>/<i>  recurrent state arrays (B, H) per layer
@@ -26,15 +29,15 @@ from engine.cells.base import Params, State
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.model import CharModel
+from engine.statedict import load_arrays_into
 from engine.trainer import Trainer
 from engine.vocab import Vocab
 
 FORMAT = "charrnn-checkpoint"
 FORMAT_VERSION = 1
 ZIP_MAGIC = b"PK\x03\x04"
-REQUIRED_META = (
-    "format",
-    "format_version",
+# The metadata fields that are a trainer's state dictionary's JSON-able values, by the same names.
+STATE_META = (
     "config",
     "vocab",
     "seed",
@@ -45,6 +48,7 @@ REQUIRED_META = (
     "rng",
     "corpus",
 )
+REQUIRED_META = ("format", "format_version", *STATE_META)
 
 
 @dataclass
@@ -68,47 +72,49 @@ class Checkpoint:
     def group(self, prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix) :]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 
-
-def _metadata(trainer: Trainer) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": trainer.config.to_dict(),
-        "vocab": trainer.vocab.chars,
-        "seed": trainer.seed,
-        "iteration": trainer.iteration,
-        "smooth_loss": trainer.smooth_loss,
-        "elapsed": trainer.elapsed,
-        "stream": {"position": trainer.stream.position, "fresh": trainer.stream.fresh},
-        "rng": trainer.rng.bit_generator.state,
-        "corpus": {
-            "name": trainer.corpus.name,
-            "fingerprint": trainer.corpus.fingerprint,
-            "length": trainer.corpus.length,
-        },
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    def state_dict(self) -> dict[str, Any]:
+        """The file mapped back to a trainer's state dictionary (see `Trainer.state_dict`)."""
+        meta, arrays = self.meta, self.arrays
+        state = []
+        for i in range(self.config.layers):
+            layer = self.group(f"state/{i}/")
+            if set(layer) != {str(j) for j in range(len(layer))}:
+                raise CharrnnError(f"{self.path}: incomplete checkpoint (state/{i}/ is wrong)")
+            state.append([layer[str(j)] for j in range(len(layer))])
+        return {
+            **{k: meta[k] for k in STATE_META},
+            "params": self.group("param/"),
+            "optimizer": self.group("optim/"),
+            "state": state,
+            "loss_history": arrays.get("history/loss", np.zeros(0, np.float32)),
+            "val_history": arrays.get("history/val", np.zeros((0, 2))),
+        }
 
 
-def arrays_of(trainer: Trainer) -> dict[str, np.ndarray]:
-    arrays = {f"param/{k}": v for k, v in trainer.params.items()}
-    arrays |= {f"optim/{k}": v for k, v in trainer.optimizer.state.items()}
-    for i, layer_state in enumerate(trainer.state):
+def layout(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A trainer's state dictionary as the file holds it: (metadata, arrays by entry name)."""
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    meta |= {k: d[k] for k in STATE_META}
+    meta["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    arrays = {f"param/{k}": v for k, v in d["params"].items()}
+    arrays |= {f"optim/{k}": v for k, v in d["optimizer"].items()}
+    for i, layer_state in enumerate(d["state"]):
         arrays |= {f"state/{i}/{j}": a for j, a in enumerate(layer_state)}
-    arrays["history/loss"] = np.frombuffer(trainer.loss_history, dtype=np.float32)
-    arrays["history/val"] = np.array(trainer.val_history, dtype=np.float64).reshape(-1, 2)
-    return arrays
+    arrays["history/loss"] = d["loss_history"]
+    arrays["history/val"] = d["val_history"]
+    return meta, arrays
 
 
 def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same directory, fsynced, then renamed."""
     path = Path(path)
-    meta = np.frombuffer(json.dumps(_metadata(trainer)).encode("utf-8"), dtype=np.uint8)
+    meta, arrays = layout(trainer.state_dict())
+    meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=meta, **arrays_of(trainer))
+            np.savez(f, meta=meta_bytes, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -196,32 +202,12 @@ def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
             f"{ckpt.path}: the model's vocabulary does not cover corpus {corpus_name!r} "
             f"(it lacks {missing[:40]!r}{'...' if len(missing) > 40 else ''})"
         )
-    meta = ckpt.meta
-    trainer = Trainer(
-        ckpt.config, text, seed=int(meta["seed"]), corpus_name=corpus_name, vocab=vocab
-    )
-    _copy_into(ckpt, "param/", trainer.params)
-    _copy_into(ckpt, "optim/", trainer.optimizer.state)
-    for i, layer_state in enumerate(trainer.state):
-        _copy_into(ckpt, f"state/{i}/", {str(j): a for j, a in enumerate(layer_state)})
-    trainer.iteration = ckpt.iteration
-    trainer.smooth_loss = float(meta["smooth_loss"])
-    trainer.elapsed = float(meta["elapsed"])
+    state = ckpt.state_dict()
+    trainer = Trainer(ckpt.config, text, seed=state["seed"], corpus_name=corpus_name, vocab=vocab)
     try:
-        trainer.rng.bit_generator.state = meta["rng"]
-    except (TypeError, ValueError, KeyError):
-        raise CharrnnError(f"{ckpt.path}: corrupt checkpoint (bad random state)") from None
-    if meta["corpus"].get("fingerprint") == trainer.corpus.fingerprint:
-        trainer.stream.position = int(meta["stream"]["position"])
-        trainer.stream.fresh = bool(meta["stream"]["fresh"])
-    history = ckpt.arrays.get("history/loss")
-    if history is not None:
-        trainer.loss_history.frombytes(history.astype(np.float32).tobytes())
-    val = ckpt.arrays.get("history/val")
-    if val is not None:
-        if val.ndim != 2 or val.shape[1] != 2:
-            raise CharrnnError(f"{ckpt.path}: history/val has shape {val.shape}, expected (n, 2)")
-        trainer.val_history = [(int(n), float(v)) for n, v in val]
+        trainer.load_state_dict(state)
+    except CharrnnError as exc:
+        raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return trainer
 
 
@@ -229,7 +215,10 @@ def load_model(ckpt: Checkpoint) -> tuple[CharModel, Params]:
     """The model and its parameters alone, for sampling without the corpus."""
     model = CharModel(ckpt.config, len(ckpt.vocab))
     params = model.init_params(0)
-    _copy_into(ckpt, "param/", params)
+    try:
+        load_arrays_into("params", ckpt.group("param/"), params)
+    except CharrnnError as exc:
+        raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return model, params
 
 
@@ -240,23 +229,12 @@ def sampling_state(ckpt: Checkpoint, model: CharModel) -> list[State]:
         stored = ckpt.group(f"state/{i}/")
         for j, dest in enumerate(layer_state):
             src = stored.get(str(j))
-            if src is None or src.shape[1:] != dest.shape[1:]:
+            if (
+                src is None
+                or src.shape[1:] != dest.shape[1:]
+                or len(src) < 1
+                or src.dtype != dest.dtype
+            ):
                 raise CharrnnError(f"{ckpt.path}: incomplete checkpoint (state/{i}/{j} is wrong)")
             dest[...] = src[:1]
     return state
-
-
-def _copy_into(ckpt: Checkpoint, prefix: str, target: dict[str, np.ndarray]) -> None:
-    stored = ckpt.group(prefix)
-    if set(stored) != set(target):
-        lacking = sorted(set(target) - set(stored)) or sorted(set(stored) - set(target))
-        raise CharrnnError(
-            f"{ckpt.path}: incomplete or mismatched checkpoint ({prefix}{lacking[0]} is wrong)"
-        )
-    for name, dest in target.items():
-        src = stored[name]
-        if src.shape != dest.shape:
-            raise CharrnnError(
-                f"{ckpt.path}: {prefix}{name} has shape {src.shape}, the model needs {dest.shape}"
-            )
-        dest[...] = src

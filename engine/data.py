@@ -84,3 +84,20 @@ class BatchStream:
         window = self.data[idx]
         self.position += self.seq_length
         return window[:-1], window[1:], reset
+
+    def next_input(self) -> int:
+        """The id that follows what lane 0 has read so far: the last window's last target,
+        which is where a sample continues the training text from."""
+        return int(self.data[self.starts[0] + self.position])
+
+    def state_dict(self) -> dict[str, int | bool]:
+        return {"position": self.position, "fresh": self.fresh}
+
+    def load_state_dict(self, d: dict[str, int | bool]) -> None:
+        """Continue from a saved cursor; one beyond this lane is refused."""
+        position, fresh = d["position"], d["fresh"]
+        if not 0 <= position < self.lane:
+            raise CharrnnError(
+                f"stream position {position} is outside the corpus (each lane holds {self.lane})"
+            )
+        self.position, self.fresh = int(position), bool(fresh)
