@@ -193,8 +193,12 @@ def load(path: str | os.PathLike) -> Checkpoint:
     return ckpt
 
 
-def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
-    """A Trainer that continues exactly where the checkpoint stopped, on `text`."""
+def restore(
+    ckpt: Checkpoint, text: str, corpus_name: str, changes: dict[str, Any] | None = None
+) -> Trainer:
+    """A Trainer that continues exactly where the checkpoint stopped, on `text`, with the
+    config changes a resumed run may make (`Config.resumed`: the schedule, not the model)."""
+    config = ckpt.config.resumed(changes or {}, str(ckpt.path))
     vocab = ckpt.vocab
     missing = vocab.missing(text)
     if missing:
@@ -203,7 +207,7 @@ def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
             f"(it lacks {missing[:40]!r}{'...' if len(missing) > 40 else ''})"
         )
     state = ckpt.state_dict()
-    trainer = Trainer(ckpt.config, text, seed=state["seed"], corpus_name=corpus_name, vocab=vocab)
+    trainer = Trainer(config, text, seed=state["seed"], corpus_name=corpus_name, vocab=vocab)
     try:
         trainer.load_state_dict(state)
     except CharrnnError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.errors import CharrnnError
 
@@ -18,6 +18,14 @@ LOSS_REDUCTIONS = ("sum", "mean")
 
 @dataclass(frozen=True)
 class Config:
+    # Fields a resumed run may change: they steer the optimiser, the evaluation and the
+    # samples, not the model or the data layout (nanoGPT and char-rnn keep the same rule
+    # beside their loads).
+    RESUMABLE: ClassVar[frozenset[str]] = frozenset(
+        {"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every"}
+        | {"sample_every", "sample_length"}
+    )
+
     cell: str = "rnn"
     hidden: int = 100
     layers: int = 1
@@ -92,6 +100,26 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes).validate()
+
+    def resumed(self, changes: dict[str, Any], source: str) -> Config:
+        """This saved config with the schedule changes applied, for a run resumed from
+        `source`; a change to the model or the data layout (to anything other than what was
+        saved) is a CharrnnError listing each, as the command line's flags."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise CharrnnError(f"unknown configuration fields: {', '.join(unknown)}")
+        conflicts = [
+            f"--{k.replace('_', '-')} {v} (checkpoint: {getattr(self, k)})"
+            for k, v in changes.items()
+            if k not in self.RESUMABLE and getattr(self, k) != v
+        ]
+        if conflicts:
+            raise CharrnnError(
+                f"{source} keeps the model and data layout it was saved with; conflicting "
+                f"flags: {', '.join(conflicts)} (drop them, or train a fresh model)"
+            )
+        return self.replace(**{k: v for k, v in changes.items() if k in self.RESUMABLE})
 
 
 # What the fast presets share: float32, minibatches with the loss averaged per character,

@@ -177,3 +177,36 @@ def test_resuming_on_another_corpus_restarts_its_cursor(
     back = checkpoint.restore(checkpoint.load(path), other, "reversed")
     assert back.stream.position == 0 and back.stream.fresh
     assert back.iteration == 3
+
+
+# -- the resume rule: what a resumed run may change ---------------------------------------
+
+
+def test_resuming_with_a_different_model_or_data_layout_is_refused(
+    saved: Path, blog_text: str
+) -> None:
+    ckpt = checkpoint.load(saved)
+    with pytest.raises(CharrnnError) as refused:
+        checkpoint.restore(ckpt, blog_text, "blog_sample", {"hidden": 32, "lr": 0.5, "batch": 2})
+    assert str(refused.value) == (
+        f"{saved} keeps the model and data layout it was saved with; conflicting flags: "
+        "--hidden 32 (checkpoint: 16), --batch 2 (checkpoint: 1) "
+        "(drop them, or train a fresh model)"
+    )
+
+
+def test_resuming_may_change_the_schedule_and_repeat_the_saved_layout(
+    saved: Path, blog_text: str, tiny_config: Config
+) -> None:
+    changes = {"lr": 0.05, "clip": 1.0, "lr_decay": 0.5, "lr_decay_every": 7, "eval_every": 3}
+    trainer = checkpoint.restore(
+        checkpoint.load(saved), blog_text, "blog_sample", {**changes, "hidden": 16}
+    )
+    assert trainer.config == tiny_config.replace(**changes)
+    assert trainer.step().lr == 0.05  # the trainer was built with the final config
+
+
+def test_every_resumable_field_is_a_config_field() -> None:
+    assert set(Config().to_dict()) >= Config.RESUMABLE
+    with pytest.raises(CharrnnError, match="unknown configuration fields: colour"):
+        Config().resumed({"colour": "red"}, "m.npz")
