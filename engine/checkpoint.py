@@ -15,6 +15,7 @@ Layout (format version 1):
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -108,7 +109,12 @@ def layout(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same directory, fsynced, then renamed."""
     path = Path(path)
-    meta, arrays = layout(trainer.state_dict())
+    d = trainer.state_dict()
+    refusal = _not_finite(d)
+    if refusal:
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise CharrnnError(f"{path}: not saved: {refusal} (the model diverged); {kept}")
+    meta, arrays = layout(d)
     meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -122,6 +128,17 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _not_finite(d: dict[str, Any]) -> str | None:
+    """Why a state dictionary must not be saved, if it must not: a NaN or infinite weight
+    (or smoothed loss) would only be refused when loaded, and would replace a good file."""
+    for name, value in d["params"].items():
+        if not np.isfinite(value).all():
+            return f"parameter {name} is not finite"
+    if not math.isfinite(d["smooth_loss"]):
+        return f"the smoothed loss is not finite ({d['smooth_loss']})"
+    return None
 
 
 def check_writable(path: Path) -> None:
@@ -190,6 +207,11 @@ def load(path: str | os.PathLike) -> Checkpoint:
         ckpt.vocab  # noqa: B018
     except (CharrnnError, TypeError) as exc:
         raise CharrnnError(f"{path}: bad configuration in checkpoint ({exc})") from None
+    for name, value in ckpt.group("param/").items():
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            raise CharrnnError(
+                f"{path}: refused: parameter {name} is not finite (the model had diverged)"
+            )
     return ckpt
 
 

@@ -210,3 +210,39 @@ def test_every_resumable_field_is_a_config_field() -> None:
     assert set(Config().to_dict()) >= Config.RESUMABLE
     with pytest.raises(CharrnnError, match="unknown configuration fields: colour"):
         Config().resumed({"colour": "red"}, "m.npz")
+
+
+# -- non-finite weights are never written and never loaded ---------------------------------
+
+
+def test_save_refuses_non_finite_parameters_and_keeps_the_previous_file(
+    tiny_trainer: Trainer, tmp_path: Path
+) -> None:
+    target = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    before = target.read_bytes()
+    tiny_trainer.params["by"][2] = np.inf  # as `--lr 1e308` leaves it
+    with pytest.raises(CharrnnError) as refused:
+        checkpoint.save(tiny_trainer, target)
+    assert "parameter by is not finite" in str(refused.value)
+    assert "the previous file is kept" in str(refused.value)
+    assert target.read_bytes() == before
+    with pytest.raises(CharrnnError, match=r"parameter by is not finite.*nothing was written"):
+        checkpoint.save(tiny_trainer, tmp_path / "new.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+
+
+def test_save_refuses_a_diverged_loss(tiny_trainer: Trainer, tmp_path: Path) -> None:
+    tiny_trainer.smooth_loss = float("nan")
+    with pytest.raises(CharrnnError, match="smoothed loss is not finite"):
+        checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_load_refuses_non_finite_parameters(saved: Path, bad: float) -> None:
+    with np.load(saved, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["param/l0.Whh"][1, 1] = bad
+    np.savez(saved, **arrays)
+    with pytest.raises(CharrnnError, match=r"parameter l0\.Whh is not finite") as refused:
+        checkpoint.load(saved)
+    assert "\n" not in str(refused.value)
