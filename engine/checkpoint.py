@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 import time
 import zipfile
@@ -37,6 +39,25 @@ from engine.vocab import Vocab
 FORMAT = "charrnn-checkpoint"
 FORMAT_VERSION = 1
 ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _process_start() -> float:
+    """When this process started (Unix time): from /proc on Linux, else about now (the
+    module is imported at start-up)."""
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        # btime is whole seconds: a second of margin keeps the estimate before the true start
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK") - 1.0
+    except (OSError, StopIteration, IndexError, ValueError):
+        return time.time()
+
+
+PROCESS_START = _process_start()  # temporaries older than this belong to no save still running
 # The metadata fields that are a trainer's state dictionary's JSON-able values, by the same names.
 STATE_META = (
     "config",
@@ -117,6 +138,7 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     meta, arrays = layout(d)
     meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -128,6 +150,28 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete what killed saves to `path` left behind: regular files named as this module's
+    temporaries for it (`.NAME.XXXXXXXX.tmp` or `.probe`) and last written before this process
+    started, so no save still in progress, here or in a later process, loses its file."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.(tmp|probe)")
+    parent = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = [p for p in parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        try:
+            info = candidate.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < PROCESS_START:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue  # gone already, or not ours to remove: the save goes on
+    return removed
 
 
 def _not_finite(d: dict[str, Any]) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -246,3 +247,29 @@ def test_load_refuses_non_finite_parameters(saved: Path, bad: float) -> None:
     with pytest.raises(CharrnnError, match=r"parameter l0\.Whh is not finite") as refused:
         checkpoint.load(saved)
     assert "\n" not in str(refused.value)
+
+
+def test_save_removes_stale_temporaries_of_its_target_only(
+    tiny_trainer: Trainer, tmp_path: Path
+) -> None:
+    hour_ago = checkpoint.PROCESS_START - 3600
+    names = {
+        ".m.npz.k3_x9q2a.tmp": hour_ago,  # a killed save to m.npz: removed
+        ".m.npz.ab12cd34.probe": hour_ago,  # a killed writability probe: removed
+        ".m.npz.zz99yy88.tmp": None,  # written since this process started: kept
+        ".other.npz.k3_x9q2a.tmp": hour_ago,  # another target's: kept
+        ".m.npz.short.tmp": hour_ago,  # not charrnn's pattern: kept
+        "m.npz.k3_x9q2a.tmp": hour_ago,  # no leading dot: kept
+        "notes.txt": hour_ago,
+    }
+    for name, mtime in names.items():
+        (tmp_path / name).write_bytes(b"partial")
+        if mtime is not None:
+            os.utime(tmp_path / name, (mtime, mtime))
+    (tmp_path / ".m.npz.dir00000.tmp").mkdir()  # not a regular file: kept
+    os.utime(tmp_path / ".m.npz.dir00000.tmp", (hour_ago, hour_ago))
+
+    checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    kept = {n for n in names if n not in (".m.npz.k3_x9q2a.tmp", ".m.npz.ab12cd34.probe")}
+    assert left == sorted(kept | {"m.npz", ".m.npz.dir00000.tmp"})
