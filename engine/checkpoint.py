@@ -31,6 +31,7 @@ import numpy as np
 from engine.cells.base import Params, State
 from engine.config import Config
 from engine.errors import CharrnnError
+from engine.files import check_regular_file
 from engine.model import CharModel
 from engine.statedict import load_arrays_into
 from engine.trainer import Trainer
@@ -206,10 +207,7 @@ def check_writable(path: Path) -> None:
 def load(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint; every failure is a CharrnnError naming the reason."""
     path = Path(path)
-    if not path.exists():
-        raise CharrnnError(f"{path}: no such file")
-    if path.is_dir():
-        raise CharrnnError(f"{path}: is a directory, not a checkpoint")
+    check_regular_file(path, "a checkpoint")
     with path.open("rb") as f:
         if f.read(4) != ZIP_MAGIC:
             raise CharrnnError(f"{path}: not a charrnn checkpoint (not an .npz file)")
