@@ -21,7 +21,7 @@ ITERATION_MAX = 2**62  # far beyond any run, small enough for every integer type
 PCG64_WORD = 2**128  # the bit generator's state and increment are 128-bit integers
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -31,7 +31,7 @@ def whole(values: Mapping[str, Any], name: str, low: int, high: int) -> int:
     value = values.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise CharrnnError(
-            f"{name} must be a whole number from {low} to {high} (got {_shown(value)})"
+            f"{name} must be a whole number from {low} to {high} (got {shown(value)})"
         )
     return value
 
@@ -45,23 +45,21 @@ def finite(values: Mapping[str, Any], name: str, low: float = 0.0) -> float:
         or not math.isfinite(value)
         or value < low
     ):
-        raise CharrnnError(
-            f"{name} must be a finite number of at least {low} (got {_shown(value)})"
-        )
+        raise CharrnnError(f"{name} must be a finite number of at least {low} (got {shown(value)})")
     return float(value)
 
 
 def mapping(values: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = values.get(name)
     if not isinstance(value, Mapping):
-        raise CharrnnError(f"{name} must be a JSON object (got {_shown(value)})")
+        raise CharrnnError(f"{name} must be a JSON object (got {shown(value)})")
     return value
 
 
 def text(values: Mapping[str, Any], name: str) -> str:
     value = values.get(name)
     if not isinstance(value, str):
-        raise CharrnnError(f"{name} must be a string (got {_shown(value)})")
+        raise CharrnnError(f"{name} must be a string (got {shown(value)})")
     return value
 
 
@@ -72,7 +70,7 @@ def check_seed(seed: Any) -> int:
 def check_rng(state: Any) -> dict[str, Any]:
     """A PCG64 bit generator's state as numpy writes it, every number in range."""
     if not isinstance(state, Mapping) or state.get("bit_generator") != "PCG64":
-        raise CharrnnError(f"rng must be a PCG64 generator's state (got {_shown(state)})")
+        raise CharrnnError(f"rng must be a PCG64 generator's state (got {shown(state)})")
     inner = mapping(state, "state")
     whole(inner, "state", 0, PCG64_WORD - 1)
     whole(inner, "inc", 0, PCG64_WORD - 1)
@@ -99,9 +97,7 @@ def check_values(d: Mapping[str, Any]) -> None:
     stream = mapping(d, "stream")
     whole(stream, "position", 0, ITERATION_MAX)
     if not isinstance(stream.get("fresh"), bool):
-        raise CharrnnError(
-            f"stream fresh must be true or false (got {_shown(stream.get('fresh'))})"
-        )
+        raise CharrnnError(f"stream fresh must be true or false (got {shown(stream.get('fresh'))})")
     corpus = mapping(d, "corpus")
     text(corpus, "name")
     text(corpus, "fingerprint")

@@ -60,6 +60,7 @@ class Trainer:
     ) -> None:
         self.config = config.validate()
         self.vocab = vocab if vocab is not None else Vocab.from_text(text)
+        config.check_memory(len(self.vocab))
         ids = self.vocab.encode(text, what=f"corpus {corpus_name!r}")
         if len(ids) < config.seq_length + 1:
             raise CharrnnError(
