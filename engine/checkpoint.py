@@ -8,7 +8,12 @@ Layout (format version 1):
   param/<name>       model parameters, e.g. param/l0.Wxh, param/Why
   optim/<name>       optimiser state, e.g. optim/mem.l0.Wxh
   state/<layer>/<i>  recurrent state arrays (B, H) per layer
-  history/loss       float32 nats per character of every iteration trained
+  history/loss       float32 (n,): the loss history, nats per character (engine/history.py).
+                     Point k is the mean of iterations [k*b, (k+1)*b) (the last point: those
+                     trained so far), b the power of two with n == ceil(iteration / b); b is
+                     1 (one point per iteration) until n would pass 65,536, so n stays at
+                     most 65,536. Files written before this bound hold one point per
+                     iteration (b = 1, any n) and are merged into the bound on loading.
   history/val        float64 (n, 2): iteration, held-out nats/char after it (optional)
 """
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
 from engine.errors import CharrnnError
 from engine.evaluate import validation_loss
+from engine.history import LossHistory
 from engine.model import CharModel
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
 from engine.sampling import SampleSettings, sample_text
@@ -85,7 +85,7 @@ class Trainer:
         per_char_start = -math.log(1.0 / len(self.vocab))
         units = config.seq_length if config.loss == "sum" else 1
         self.smooth_loss = per_char_start * units
-        self.loss_history = array("f")  # nats per character of every iteration trained
+        self.history = LossHistory()  # nats per character of every iteration, bounded
         self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
         self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
 
@@ -112,7 +112,7 @@ class Trainer:
             clip_global_norm(grads, self.config.clip_norm)
         self.optimizer.lr = lr = scheduled_lr(self.config, self.iteration)
         self.optimizer.update(self.params, grads)
-        self.loss_history.append(fwd.nats_per_char)
+        self.history.append(fwd.nats_per_char)
         seconds = time.perf_counter() - start
         self.iteration += 1
         self.elapsed += seconds
@@ -140,6 +140,12 @@ class Trainer:
 
     def run(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]
+
+    @property
+    def loss_history(self) -> np.ndarray:
+        """The loss history's points as float32, oldest first (see engine.history): one per
+        iteration for the first 65,536, then means of evenly spaced blocks of iterations."""
+        return self.history.values()
 
     @property
     def diverged(self) -> bool:
@@ -228,7 +234,7 @@ class Trainer:
             "params": dict(self.params),
             "optimizer": self.optimizer.state_dict(),
             "state": [list(layer) for layer in self.state],
-            "loss_history": np.array(self.loss_history, dtype=np.float32),
+            "loss_history": self.history.values(),
             "val_history": np.array(self.val_history, dtype=np.float64).reshape(-1, 2),
         }
 
@@ -256,7 +262,7 @@ class Trainer:
         if d["corpus"]["fingerprint"] == self.corpus.fingerprint:
             self.stream.load_state_dict(d["stream"])
         losses = _float_rows(d["loss_history"], "loss_history", 1)
-        self.loss_history = array("f", losses.astype(np.float32).tobytes())
+        self.history = LossHistory.from_points([losses], len(losses), self.iteration)
         val = _float_rows(d["val_history"], "val_history", 2)
         at = val[:, 0]
         if not (np.isfinite(at).all() and (at >= 0).all() and (at == np.round(at)).all()):

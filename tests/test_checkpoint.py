@@ -273,3 +273,39 @@ def test_save_removes_stale_temporaries_of_its_target_only(
     left = sorted(p.name for p in tmp_path.iterdir())
     kept = {n for n in names if n not in (".m.npz.k3_x9q2a.tmp", ".m.npz.ab12cd34.probe")}
     assert left == sorted(kept | {"m.npz", ".m.npz.dir00000.tmp"})
+
+
+# -- the loss history stays bounded, in memory and in the file -----------------------------
+
+
+def test_the_loss_history_is_bounded_in_memory_and_in_the_file(
+    tiny_trainer: Trainer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import history
+
+    monkeypatch.setattr(history, "HISTORY_POINTS", 8)
+    tiny_trainer.history = history.LossHistory()
+    losses = [r.nats_per_char for r in tiny_trainer.run(30)]
+    assert len(tiny_trainer.loss_history) == 8  # blocks of 4: ceil(30 / 4)
+    np.testing.assert_allclose(tiny_trainer.loss_history[0], np.mean(losses[:4]), rtol=1e-6)
+    np.testing.assert_allclose(tiny_trainer.loss_history[-1], np.mean(losses[28:]), rtol=1e-6)
+    path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    with np.load(path) as npz:
+        assert npz["history/loss"].shape == (8,)
+    back = checkpoint.restore(checkpoint.load(path), tiny_trainer.vocab.chars, "x")
+    np.testing.assert_array_equal(back.loss_history, tiny_trainer.loss_history)
+
+
+def test_an_old_checkpoints_full_history_is_merged_into_the_bound(
+    tiny_trainer: Trainer, blog_text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import history
+
+    losses = [r.nats_per_char for r in tiny_trainer.run(30)]
+    path = checkpoint.save(tiny_trainer, tmp_path / "old.npz")  # one point per iteration
+    with np.load(path) as npz:
+        assert len(npz["history/loss"]) == 30
+    monkeypatch.setattr(history, "HISTORY_POINTS", 8)
+    back = checkpoint.restore(checkpoint.load(path), blog_text, "blog_sample")
+    expected = [np.mean(losses[i : i + 4]) for i in range(0, 30, 4)]
+    np.testing.assert_allclose(back.loss_history, expected, rtol=1e-6)
