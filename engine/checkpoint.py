@@ -26,7 +26,7 @@ import re
 import stat
 import tempfile
 import time
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,17 +34,24 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
+from engine.checkpoint_rules import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_META_BYTES,
+    STATE_META,
+    ArrayRules,
+    check_format,
+    check_meta,
+)
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.files import check_regular_file
+from engine.history import LossHistory
 from engine.model import CharModel
+from engine.npzread import Header, NpzReader
 from engine.statedict import load_arrays_into
 from engine.trainer import Trainer
 from engine.vocab import Vocab
-
-FORMAT = "charrnn-checkpoint"
-FORMAT_VERSION = 1
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 def _process_start() -> float:
@@ -64,19 +71,6 @@ def _process_start() -> float:
 
 
 PROCESS_START = _process_start()  # temporaries older than this belong to no save still running
-# The metadata fields that are a trainer's state dictionary's JSON-able values, by the same names.
-STATE_META = (
-    "config",
-    "vocab",
-    "seed",
-    "iteration",
-    "smooth_loss",
-    "elapsed",
-    "stream",
-    "rng",
-    "corpus",
-)
-REQUIRED_META = ("format", "format_version", *STATE_META)
 
 
 @dataclass
@@ -210,56 +204,65 @@ def check_writable(path: Path) -> None:
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
-    """Read and validate a checkpoint; every failure is a CharrnnError naming the reason."""
+    """Read and check a checkpoint: every failure is a one-line CharrnnError naming the
+    reason. The metadata is checked first, then every array's header against it, and only
+    then is anything allocated and read (see engine.checkpoint_rules)."""
     path = Path(path)
     check_regular_file(path, "a checkpoint")
-    with path.open("rb") as f:
-        if f.read(4) != ZIP_MAGIC:
-            raise CharrnnError(f"{path}: not a charrnn checkpoint (not an .npz file)")
-    arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            for key in npz.files:
-                arrays[key] = npz[key]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        with NpzReader(path) as npz:
+            meta = _read_meta(npz)
+            config, vocab = _checked(npz, check_meta, meta)
+            rules = ArrayRules(config, len(vocab), meta["iteration"])
+            headers = {name: npz.header(name) for name in npz.entries if name != "meta"}
+            for name, header in headers.items():
+                _checked(npz, rules.check, name, header)
+            arrays = {
+                name: npz.read(name, rules.max_bytes(name))
+                for name in headers
+                if name != "history/loss"
+            }
+            if "history/loss" in headers:
+                arrays["history/loss"] = _read_history(npz, rules, headers["history/loss"])
+    except OSError as exc:
+        raise CharrnnError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for name, value in arrays.items():
+        if name.startswith("param/") and not np.isfinite(value).all():
             raise CharrnnError(
-                f"{path}: contains pickled objects; refused (charrnn never unpickles)"
-            ) from None
-        raise CharrnnError(f"{path}: unreadable checkpoint ({exc})") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise CharrnnError(f"{path}: truncated or corrupt checkpoint ({exc})") from None
-    if "meta" not in arrays:
-        raise CharrnnError(f"{path}: not a charrnn checkpoint (no metadata entry)")
-    try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CharrnnError(f"{path}: corrupt checkpoint (metadata is not JSON)") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CharrnnError(f"{path}: not a charrnn checkpoint (format is not {FORMAT!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise CharrnnError(f"{path}: corrupt checkpoint (format_version missing)")
-    if version > FORMAT_VERSION:
-        raise CharrnnError(
-            f"{path}: written by a newer charrnn (format version {version}; "
-            f"this one reads up to {FORMAT_VERSION}); upgrade charrnn to load it"
-        )
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise CharrnnError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
-    ckpt = Checkpoint(path, meta, arrays)
-    try:
-        ckpt.config  # noqa: B018  (validates the stored configuration)
-        ckpt.vocab  # noqa: B018
-    except (CharrnnError, TypeError) as exc:
-        raise CharrnnError(f"{path}: bad configuration in checkpoint ({exc})") from None
-    for name, value in ckpt.group("param/").items():
-        if value.dtype.kind in "fc" and not np.isfinite(value).all():
-            raise CharrnnError(
-                f"{path}: refused: parameter {name} is not finite (the model had diverged)"
+                f"{path}: refused: parameter {name[6:]} is not finite (the model had diverged)"
             )
-    return ckpt
+    return Checkpoint(path, meta, arrays)
+
+
+def _read_meta(npz: NpzReader) -> dict[str, Any]:
+    if "meta" not in npz.entries:
+        raise npz.error("not a charrnn checkpoint (no metadata entry)")
+    header = npz.header("meta")
+    if header.dtype != np.uint8 or len(header.shape) != 1:
+        raise npz.error("corrupt checkpoint (the metadata entry is not text)")
+    raw = npz.read("meta", MAX_META_BYTES)
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise npz.error("corrupt checkpoint (metadata is not JSON)") from None
+    _checked(npz, check_format, meta)
+    return meta
+
+
+def _checked(npz: NpzReader, check: Callable[..., Any], *args: Any) -> Any:
+    """check(*args), its CharrnnError prefixed with the file's path."""
+    try:
+        return check(*args)
+    except CharrnnError as exc:
+        raise npz.error(str(exc)) from None
+
+
+def _read_history(npz: NpzReader, rules: ArrayRules, header: Header) -> np.ndarray:
+    """history/loss merged into the bound as it is read: an old file holds one point per
+    iteration, which may be far more than is ever kept in memory."""
+    chunks = npz.read_chunks("history/loss", rules.max_bytes("history/loss"))
+    history = _checked(npz, LossHistory.from_points, chunks, header.shape[0], rules.iteration)
+    return history.values()
 
 
 def restore(
