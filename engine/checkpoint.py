@@ -1,21 +1,32 @@
 """Checkpoints: one .npz of plain arrays plus a JSON metadata entry. Never pickled.
 
+This module knows only the file: it maps a trainer's state dictionary (`Trainer.state_dict`)
+to and from the layout below, and refuses files it cannot trust.
+
 Layout (format version 1):
-  meta               uint8 bytes of a UTF-8 JSON object (see `_metadata`)
+  meta               uint8 bytes of a UTF-8 JSON object (see `layout`)
   param/<name>       model parameters, e.g. param/l0.Wxh, param/Why
   optim/<name>       optimiser state, e.g. optim/mem.l0.Wxh
   state/<layer>/<i>  recurrent state arrays (B, H) per layer
-  history/loss       float32 nats per character of every iteration trained
+  history/loss       float32 (n,): the loss history, nats per character (engine/history.py).
+                     Point k is the mean of iterations [k*b, (k+1)*b) (the last point: those
+                     trained so far), b the power of two with n == ceil(iteration / b); b is
+                     1 (one point per iteration) until n would pass 65,536, so n stays at
+                     most 65,536. Files written before this bound hold one point per
+                     iteration (b = 1, any n) and are merged into the bound on loading.
   history/val        float64 (n, 2): iteration, held-out nats/char after it (optional)
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 import time
-import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,28 +34,43 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
+from engine.checkpoint_rules import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_META_BYTES,
+    STATE_META,
+    ArrayRules,
+    check_format,
+    check_meta,
+)
 from engine.config import Config
 from engine.errors import CharrnnError
+from engine.files import check_regular_file
+from engine.history import LossHistory
 from engine.model import CharModel
+from engine.npzread import Header, NpzReader
+from engine.statedict import load_arrays_into
 from engine.trainer import Trainer
 from engine.vocab import Vocab
 
-FORMAT = "charrnn-checkpoint"
-FORMAT_VERSION = 1
-ZIP_MAGIC = b"PK\x03\x04"
-REQUIRED_META = (
-    "format",
-    "format_version",
-    "config",
-    "vocab",
-    "seed",
-    "iteration",
-    "smooth_loss",
-    "elapsed",
-    "stream",
-    "rng",
-    "corpus",
-)
+
+def _process_start() -> float:
+    """When this process started (Unix time): from /proc on Linux, else about now (the
+    module is imported at start-up)."""
+    try:
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        # btime is whole seconds: a second of margin keeps the estimate before the true start
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK") - 1.0
+    except (OSError, StopIteration, IndexError, ValueError):
+        return time.time()
+
+
+PROCESS_START = _process_start()  # temporaries older than this belong to no save still running
 
 
 @dataclass
@@ -68,47 +94,55 @@ class Checkpoint:
     def group(self, prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix) :]: v for k, v in self.arrays.items() if k.startswith(prefix)}
 
-
-def _metadata(trainer: Trainer) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": trainer.config.to_dict(),
-        "vocab": trainer.vocab.chars,
-        "seed": trainer.seed,
-        "iteration": trainer.iteration,
-        "smooth_loss": trainer.smooth_loss,
-        "elapsed": trainer.elapsed,
-        "stream": {"position": trainer.stream.position, "fresh": trainer.stream.fresh},
-        "rng": trainer.rng.bit_generator.state,
-        "corpus": {
-            "name": trainer.corpus.name,
-            "fingerprint": trainer.corpus.fingerprint,
-            "length": trainer.corpus.length,
-        },
-        "saved_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    def state_dict(self) -> dict[str, Any]:
+        """The file mapped back to a trainer's state dictionary (see `Trainer.state_dict`)."""
+        meta, arrays = self.meta, self.arrays
+        state = []
+        for i in range(self.config.layers):
+            layer = self.group(f"state/{i}/")
+            if set(layer) != {str(j) for j in range(len(layer))}:
+                raise CharrnnError(f"{self.path}: incomplete checkpoint (state/{i}/ is wrong)")
+            state.append([layer[str(j)] for j in range(len(layer))])
+        return {
+            **{k: meta[k] for k in STATE_META},
+            "params": self.group("param/"),
+            "optimizer": self.group("optim/"),
+            "state": state,
+            "loss_history": arrays.get("history/loss", np.zeros(0, np.float32)),
+            "val_history": arrays.get("history/val", np.zeros((0, 2))),
+        }
 
 
-def arrays_of(trainer: Trainer) -> dict[str, np.ndarray]:
-    arrays = {f"param/{k}": v for k, v in trainer.params.items()}
-    arrays |= {f"optim/{k}": v for k, v in trainer.optimizer.state.items()}
-    for i, layer_state in enumerate(trainer.state):
+def layout(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A trainer's state dictionary as the file holds it: (metadata, arrays by entry name)."""
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    meta |= {k: d[k] for k in STATE_META}
+    meta["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    arrays = {f"param/{k}": v for k, v in d["params"].items()}
+    arrays |= {f"optim/{k}": v for k, v in d["optimizer"].items()}
+    for i, layer_state in enumerate(d["state"]):
         arrays |= {f"state/{i}/{j}": a for j, a in enumerate(layer_state)}
-    arrays["history/loss"] = np.frombuffer(trainer.loss_history, dtype=np.float32)
-    arrays["history/val"] = np.array(trainer.val_history, dtype=np.float64).reshape(-1, 2)
-    return arrays
+    arrays["history/loss"] = d["loss_history"]
+    arrays["history/val"] = d["val_history"]
+    return meta, arrays
 
 
 def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same directory, fsynced, then renamed."""
     path = Path(path)
-    meta = np.frombuffer(json.dumps(_metadata(trainer)).encode("utf-8"), dtype=np.uint8)
+    d = trainer.state_dict()
+    refusal = _not_finite(d)
+    if refusal:
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise CharrnnError(f"{path}: not saved: {refusal} (the model diverged); {kept}")
+    meta, arrays = layout(d)
+    meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
+    remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=meta, **arrays_of(trainer))
+            np.savez(f, meta=meta_bytes, **arrays)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -116,6 +150,39 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete what killed saves to `path` left behind: regular files named as this module's
+    temporaries for it (`.NAME.XXXXXXXX.tmp` or `.probe`) and last written before this process
+    started, so no save still in progress, here or in a later process, loses its file."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}\.(tmp|probe)")
+    parent = path.parent if str(path.parent) else Path(".")
+    removed = []
+    try:
+        candidates = [p for p in parent.iterdir() if pattern.fullmatch(p.name)]
+    except OSError:
+        return removed
+    for candidate in candidates:
+        try:
+            info = candidate.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_mtime < PROCESS_START:
+                candidate.unlink()
+                removed.append(candidate)
+        except OSError:
+            continue  # gone already, or not ours to remove: the save goes on
+    return removed
+
+
+def _not_finite(d: dict[str, Any]) -> str | None:
+    """Why a state dictionary must not be saved, if it must not: a NaN or infinite weight
+    (or smoothed loss) would only be refused when loaded, and would replace a good file."""
+    for name, value in d["params"].items():
+        if not np.isfinite(value).all():
+            return f"parameter {name} is not finite"
+    if not math.isfinite(d["smooth_loss"]):
+        return f"the smoothed loss is not finite ({d['smooth_loss']})"
+    return None
 
 
 def check_writable(path: Path) -> None:
@@ -137,58 +204,73 @@ def check_writable(path: Path) -> None:
 
 
 def load(path: str | os.PathLike) -> Checkpoint:
-    """Read and validate a checkpoint; every failure is a CharrnnError naming the reason."""
+    """Read and check a checkpoint: every failure is a one-line CharrnnError naming the
+    reason. The metadata is checked first, then every array's header against it, and only
+    then is anything allocated and read (see engine.checkpoint_rules)."""
     path = Path(path)
-    if not path.exists():
-        raise CharrnnError(f"{path}: no such file")
-    if path.is_dir():
-        raise CharrnnError(f"{path}: is a directory, not a checkpoint")
-    with path.open("rb") as f:
-        if f.read(4) != ZIP_MAGIC:
-            raise CharrnnError(f"{path}: not a charrnn checkpoint (not an .npz file)")
-    arrays: dict[str, np.ndarray] = {}
+    check_regular_file(path, "a checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            for key in npz.files:
-                arrays[key] = npz[key]
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
+        with NpzReader(path) as npz:
+            meta = _read_meta(npz)
+            config, vocab = _checked(npz, check_meta, meta)
+            rules = ArrayRules(config, len(vocab), meta["iteration"])
+            headers = {name: npz.header(name) for name in npz.entries if name != "meta"}
+            for name, header in headers.items():
+                _checked(npz, rules.check, name, header)
+            arrays = {
+                name: npz.read(name, rules.max_bytes(name))
+                for name in headers
+                if name != "history/loss"
+            }
+            if "history/loss" in headers:
+                arrays["history/loss"] = _read_history(npz, rules, headers["history/loss"])
+    except OSError as exc:
+        raise CharrnnError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    for name, value in arrays.items():
+        if name.startswith("param/") and not np.isfinite(value).all():
             raise CharrnnError(
-                f"{path}: contains pickled objects; refused (charrnn never unpickles)"
-            ) from None
-        raise CharrnnError(f"{path}: unreadable checkpoint ({exc})") from None
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise CharrnnError(f"{path}: truncated or corrupt checkpoint ({exc})") from None
-    if "meta" not in arrays:
-        raise CharrnnError(f"{path}: not a charrnn checkpoint (no metadata entry)")
-    try:
-        meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CharrnnError(f"{path}: corrupt checkpoint (metadata is not JSON)") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CharrnnError(f"{path}: not a charrnn checkpoint (format is not {FORMAT!r})")
-    version = meta.get("format_version")
-    if not isinstance(version, int):
-        raise CharrnnError(f"{path}: corrupt checkpoint (format_version missing)")
-    if version > FORMAT_VERSION:
-        raise CharrnnError(
-            f"{path}: written by a newer charrnn (format version {version}; "
-            f"this one reads up to {FORMAT_VERSION}); upgrade charrnn to load it"
-        )
-    missing = [k for k in REQUIRED_META if k not in meta]
-    if missing:
-        raise CharrnnError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
-    ckpt = Checkpoint(path, meta, arrays)
-    try:
-        ckpt.config  # noqa: B018  (validates the stored configuration)
-        ckpt.vocab  # noqa: B018
-    except (CharrnnError, TypeError) as exc:
-        raise CharrnnError(f"{path}: bad configuration in checkpoint ({exc})") from None
-    return ckpt
+                f"{path}: refused: parameter {name[6:]} is not finite (the model had diverged)"
+            )
+    return Checkpoint(path, meta, arrays)
 
 
-def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
-    """A Trainer that continues exactly where the checkpoint stopped, on `text`."""
+def _read_meta(npz: NpzReader) -> dict[str, Any]:
+    if "meta" not in npz.entries:
+        raise npz.error("not a charrnn checkpoint (no metadata entry)")
+    header = npz.header("meta")
+    if header.dtype != np.uint8 or len(header.shape) != 1:
+        raise npz.error("corrupt checkpoint (the metadata entry is not text)")
+    raw = npz.read("meta", MAX_META_BYTES)
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise npz.error("corrupt checkpoint (metadata is not JSON)") from None
+    _checked(npz, check_format, meta)
+    return meta
+
+
+def _checked(npz: NpzReader, check: Callable[..., Any], *args: Any) -> Any:
+    """check(*args), its CharrnnError prefixed with the file's path."""
+    try:
+        return check(*args)
+    except CharrnnError as exc:
+        raise npz.error(str(exc)) from None
+
+
+def _read_history(npz: NpzReader, rules: ArrayRules, header: Header) -> np.ndarray:
+    """history/loss merged into the bound as it is read: an old file holds one point per
+    iteration, which may be far more than is ever kept in memory."""
+    chunks = npz.read_chunks("history/loss", rules.max_bytes("history/loss"))
+    history = _checked(npz, LossHistory.from_points, chunks, header.shape[0], rules.iteration)
+    return history.values()
+
+
+def restore(
+    ckpt: Checkpoint, text: str, corpus_name: str, changes: dict[str, Any] | None = None
+) -> Trainer:
+    """A Trainer that continues exactly where the checkpoint stopped, on `text`, with the
+    config changes a resumed run may make (`Config.resumed`: the schedule, not the model)."""
+    config = ckpt.config.resumed(changes or {}, str(ckpt.path))
     vocab = ckpt.vocab
     missing = vocab.missing(text)
     if missing:
@@ -196,32 +278,12 @@ def restore(ckpt: Checkpoint, text: str, corpus_name: str) -> Trainer:
             f"{ckpt.path}: the model's vocabulary does not cover corpus {corpus_name!r} "
             f"(it lacks {missing[:40]!r}{'...' if len(missing) > 40 else ''})"
         )
-    meta = ckpt.meta
-    trainer = Trainer(
-        ckpt.config, text, seed=int(meta["seed"]), corpus_name=corpus_name, vocab=vocab
-    )
-    _copy_into(ckpt, "param/", trainer.params)
-    _copy_into(ckpt, "optim/", trainer.optimizer.state)
-    for i, layer_state in enumerate(trainer.state):
-        _copy_into(ckpt, f"state/{i}/", {str(j): a for j, a in enumerate(layer_state)})
-    trainer.iteration = ckpt.iteration
-    trainer.smooth_loss = float(meta["smooth_loss"])
-    trainer.elapsed = float(meta["elapsed"])
+    state = ckpt.state_dict()
+    trainer = Trainer(config, text, seed=state["seed"], corpus_name=corpus_name, vocab=vocab)
     try:
-        trainer.rng.bit_generator.state = meta["rng"]
-    except (TypeError, ValueError, KeyError):
-        raise CharrnnError(f"{ckpt.path}: corrupt checkpoint (bad random state)") from None
-    if meta["corpus"].get("fingerprint") == trainer.corpus.fingerprint:
-        trainer.stream.position = int(meta["stream"]["position"])
-        trainer.stream.fresh = bool(meta["stream"]["fresh"])
-    history = ckpt.arrays.get("history/loss")
-    if history is not None:
-        trainer.loss_history.frombytes(history.astype(np.float32).tobytes())
-    val = ckpt.arrays.get("history/val")
-    if val is not None:
-        if val.ndim != 2 or val.shape[1] != 2:
-            raise CharrnnError(f"{ckpt.path}: history/val has shape {val.shape}, expected (n, 2)")
-        trainer.val_history = [(int(n), float(v)) for n, v in val]
+        trainer.load_state_dict(state)
+    except CharrnnError as exc:
+        raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return trainer
 
 
@@ -229,7 +291,10 @@ def load_model(ckpt: Checkpoint) -> tuple[CharModel, Params]:
     """The model and its parameters alone, for sampling without the corpus."""
     model = CharModel(ckpt.config, len(ckpt.vocab))
     params = model.init_params(0)
-    _copy_into(ckpt, "param/", params)
+    try:
+        load_arrays_into("params", ckpt.group("param/"), params)
+    except CharrnnError as exc:
+        raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return model, params
 
 
@@ -240,23 +305,12 @@ def sampling_state(ckpt: Checkpoint, model: CharModel) -> list[State]:
         stored = ckpt.group(f"state/{i}/")
         for j, dest in enumerate(layer_state):
             src = stored.get(str(j))
-            if src is None or src.shape[1:] != dest.shape[1:]:
+            if (
+                src is None
+                or src.shape[1:] != dest.shape[1:]
+                or len(src) < 1
+                or src.dtype != dest.dtype
+            ):
                 raise CharrnnError(f"{ckpt.path}: incomplete checkpoint (state/{i}/{j} is wrong)")
             dest[...] = src[:1]
     return state
-
-
-def _copy_into(ckpt: Checkpoint, prefix: str, target: dict[str, np.ndarray]) -> None:
-    stored = ckpt.group(prefix)
-    if set(stored) != set(target):
-        lacking = sorted(set(target) - set(stored)) or sorted(set(stored) - set(target))
-        raise CharrnnError(
-            f"{ckpt.path}: incomplete or mismatched checkpoint ({prefix}{lacking[0]} is wrong)"
-        )
-    for name, dest in target.items():
-        src = stored[name]
-        if src.shape != dest.shape:
-            raise CharrnnError(
-                f"{ckpt.path}: {prefix}{name} has shape {src.shape}, the model needs {dest.shape}"
-            )
-        dest[...] = src

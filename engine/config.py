@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from engine.errors import CharrnnError
+from engine.statedict import shown
 
 CELLS = ("rnn", "lstm", "gru")
 # adagrad: min-char-rnn's p -= lr*g/sqrt(mem + 1e-8); adagrad-torch: PyTorch's
@@ -15,10 +17,29 @@ OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
 RETIRED_FIELDS = frozenset({"sample_every", "sample_length"})
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per cell, for size estimates only
+ASSUMED_VOCAB = 256  # for size estimates before the vocabulary is known
+MAX_MEMORY_BYTES = 16 * 10**9  # far beyond what numpy trains at a useful speed on a CPU
+# Upper bounds checked before anything is allocated: (limit, reason); an empty reason says
+# how much memory the value asked for would take.
+LIMITS: dict[str, tuple[int, str]] = {
+    "hidden": (4096, ""),
+    "layers": (32, ""),
+    "embedding": (4096, ""),
+    "seq_length": (4096, ""),
+    "batch": (4096, ""),
+}
 
 
 @dataclass(frozen=True)
 class Config:
+    # Fields a resumed run may change: they steer the optimiser, the evaluation and the
+    # samples, not the model or the data layout (nanoGPT and char-rnn keep the same rule
+    # beside their loads).
+    RESUMABLE: ClassVar[frozenset[str]] = frozenset(
+        {"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every"}
+    )
+
     cell: str = "rnn"
     hidden: int = 100
     layers: int = 1
@@ -41,7 +62,30 @@ class Config:
     eval_every: int = 0  # evaluate the held-out tail every N iterations; 0 never
 
     def validate(self) -> Config:
-        """Self, or a CharrnnError naming the first bad value."""
+        """Self, or a CharrnnError naming the first bad value: its type, its range, then
+        whether the model it describes fits in memory."""
+        self._check_types()
+        self._check_ranges()
+        self._check_sizes()
+        return self
+
+    def _check_types(self) -> None:
+        # Values may come from a checkpoint's JSON: 1.5 hidden units or a string rate would
+        # otherwise fail somewhere deep inside numpy.
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise CharrnnError(f"{f.name} must be a whole number (got {shown(value)})")
+            if f.type == "float" and (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise CharrnnError(f"{f.name} must be a finite number (got {shown(value)})")
+            if f.type == "str" and not isinstance(value, str):
+                raise CharrnnError(f"{f.name} must be a string (got {shown(value)})")
+
+    def _check_ranges(self) -> None:
         for name in ("hidden", "layers", "seq_length", "batch", "lr_decay_every"):
             if getattr(self, name) < 1:
                 raise CharrnnError(f"{name} must be at least 1 (got {getattr(self, name)})")
@@ -75,7 +119,47 @@ class Config:
             raise CharrnnError(f"embedding must be 0 (one-hot) or more (got {self.embedding})")
         if not 0 <= self.dropout < 1:
             raise CharrnnError(f"dropout must be in [0, 1) (got {self.dropout})")
-        return self
+        if not self.init_scale > 0:
+            raise CharrnnError(f"init_scale must be positive (got {self.init_scale})")
+
+    def _check_sizes(self) -> None:
+        """Upper bounds, before anything is allocated: each size on its own, then the memory
+        the whole model would take."""
+        for name, (limit, reason) in LIMITS.items():
+            value = getattr(self, name)
+            if value > limit:
+                why = reason or (
+                    f"{name} {value} would need about {self.memory_estimate() / 1e9:.3g} GB "
+                    "of memory"
+                )
+                raise CharrnnError(f"{name} must be at most {limit} (got {value}): {why}")
+        self.check_memory(ASSUMED_VOCAB)
+
+    def param_count_estimate(self, vocab_size: int) -> int:
+        """About how many weights the model has (exact for rnn and lstm)."""
+        g, h, v = GATES[self.cell], self.hidden, vocab_size
+        inputs = (self.embedding or v) + (self.layers - 1) * h
+        recurrent = g * h * (inputs + self.layers * h) + self.layers * (g + 1) * h
+        return recurrent + v * (h + 1) + v * self.embedding
+
+    def memory_estimate(self, vocab_size: int = ASSUMED_VOCAB) -> int:
+        """Bytes for the weights, their gradients and optimiser state, and what one window's
+        forward pass keeps for the backward pass (an estimate, for refusing absurd sizes)."""
+        itemsize = 8 if self.dtype == "float64" else 4
+        copies = 4 if self.optimizer == "adam" else 3  # weights, gradients, 1 or 2 moments
+        per_step = self.layers * (GATES[self.cell] + 2) * self.hidden + 2 * vocab_size
+        activations = self.seq_length * self.batch * per_step
+        return itemsize * (copies * self.param_count_estimate(vocab_size) + activations)
+
+    def check_memory(self, vocab_size: int) -> None:
+        """A CharrnnError if this model, with this vocabulary, would need too much memory."""
+        need = self.memory_estimate(vocab_size)
+        if need > MAX_MEMORY_BYTES:
+            raise CharrnnError(
+                f"this model would need about {need / 1e9:.3g} GB of memory (weights, "
+                f"gradients, optimiser state and one window's activations; at most "
+                f"{MAX_MEMORY_BYTES / 1e9:.0f} GB): reduce hidden, layers, batch or seq_length"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,6 +176,26 @@ class Config:
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes).validate()
+
+    def resumed(self, changes: dict[str, Any], source: str) -> Config:
+        """This saved config with the schedule changes applied, for a run resumed from
+        `source`; a change to the model or the data layout (to anything other than what was
+        saved) is a CharrnnError listing each, as the command line's flags."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise CharrnnError(f"unknown configuration fields: {', '.join(unknown)}")
+        conflicts = [
+            f"--{k.replace('_', '-')} {v} (checkpoint: {getattr(self, k)})"
+            for k, v in changes.items()
+            if k not in self.RESUMABLE and getattr(self, k) != v
+        ]
+        if conflicts:
+            raise CharrnnError(
+                f"{source} keeps the model and data layout it was saved with; conflicting "
+                f"flags: {', '.join(conflicts)} (drop them, or train a fresh model)"
+            )
+        return self.replace(**{k: v for k, v in changes.items() if k in self.RESUMABLE})
 
 
 # What the fast presets share: float32, minibatches with the loss averaged per character,

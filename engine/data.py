@@ -9,20 +9,28 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import CharrnnError
+from engine.files import check_regular_file
 
 BINARY_SNIFF_BYTES = 8192
+# The text, its ids and the windows all live in memory: about 3x the file at 1 byte per id.
+MAX_CORPUS_BYTES = 2 * 1024**3
 
 
 def read_text(path: Path) -> str:
     """A UTF-8 text file's contents, or a CharrnnError saying exactly why not."""
-    if not path.exists():
-        raise CharrnnError(f"{path}: no such file")
-    if path.is_dir():
-        raise CharrnnError(f"{path}: is a directory, not a text file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CharrnnError(f"{path}: cannot read: {exc.strerror}") from None
+    raw = b""
+    size = check_regular_file(path, "a text file").st_size
+    if size <= MAX_CORPUS_BYTES:
+        try:
+            with path.open("rb") as f:
+                raw = f.read(MAX_CORPUS_BYTES + 1)  # a file growing as we read stays bounded
+        except OSError as exc:
+            raise CharrnnError(f"{path}: cannot read: {exc.strerror}") from None
+    if max(size, len(raw)) > MAX_CORPUS_BYTES:
+        raise CharrnnError(
+            f"{path}: larger than charrnn trains on (at most {MAX_CORPUS_BYTES / 1e9:.1f} GB: "
+            "the text and its ids are held in memory)"
+        )
     if not raw:
         raise CharrnnError(f"{path}: file is empty")
     nul = raw.find(b"\0", 0, BINARY_SNIFF_BYTES)
@@ -84,3 +92,20 @@ class BatchStream:
         window = self.data[idx]
         self.position += self.seq_length
         return window[:-1], window[1:], reset
+
+    def next_input(self) -> int:
+        """The id that follows what lane 0 has read so far: the last window's last target,
+        which is where a sample continues the training text from."""
+        return int(self.data[self.starts[0] + self.position])
+
+    def state_dict(self) -> dict[str, int | bool]:
+        return {"position": self.position, "fresh": self.fresh}
+
+    def load_state_dict(self, d: dict[str, int | bool]) -> None:
+        """Continue from a saved cursor; one beyond this lane is refused."""
+        position, fresh = d["position"], d["fresh"]
+        if not 0 <= position < self.lane:
+            raise CharrnnError(
+                f"stream position {position} is outside the corpus (each lane holds {self.lane})"
+            )
+        self.position, self.fresh = int(position), bool(fresh)

@@ -77,11 +77,6 @@ class CharModel:
     def param_count(self, params: Params) -> int:
         return sum(p.size for p in params.values())
 
-    @staticmethod
-    def layer_params(params: Params, i: int) -> Params:
-        prefix = f"l{i}."
-        return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
-
     def _layer(self, params: Params, i: int) -> Params:
         """Layer i's slice of `params` (or of gradients named alike), by its short names.
         The names are worked out once: a comprehension over every key each step costs."""

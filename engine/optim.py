@@ -1,7 +1,8 @@
 """Optimisers that update parameters in place, gradient clipping, and the learning-rate schedule.
 
-Every optimiser keeps all of its state as arrays in `self.state` (moments, Adam's step count),
-so a checkpoint saves and restores it generically as `optim/<name>` and resuming is exact.
+Every optimiser keeps all of its state as arrays in `self.state` (moments, Adam's step count);
+`state_dict` hands them out by name and `load_state_dict` checks and copies them back, so
+resuming is exact (a checkpoint stores them as `optim/<name>`).
 The learning rate is an attribute the trainer sets before each update from `scheduled_lr`.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from engine.cells.base import Params
 from engine.config import Config
+from engine.statedict import load_arrays_into
 
 GLOBAL_NORM_EPS = 1e-6  # as torch.nn.utils.clip_grad_norm_: scale = max_norm / (norm + 1e-6)
 
@@ -24,6 +26,24 @@ class Optimizer(Protocol):
     state: dict[str, np.ndarray]
 
     def update(self, params: Params, grads: Params) -> None: ...
+
+    def state_dict(self) -> dict[str, np.ndarray]: ...
+
+    def load_state_dict(self, d: dict[str, np.ndarray]) -> None: ...
+
+
+class ArrayState:
+    """State dictionaries for an optimiser whose whole state is the arrays in `self.state`."""
+
+    state: dict[str, np.ndarray]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The optimiser's own arrays by name (not copies)."""
+        return dict(self.state)
+
+    def load_state_dict(self, d: dict[str, np.ndarray]) -> None:
+        """Copy `d` into the state, once every name, shape and dtype is known to match."""
+        load_arrays_into("optimizer state", d, self.state)
 
 
 def clip_elementwise(grads: Params, limit: float) -> None:
@@ -59,7 +79,7 @@ def scheduled_lr(config: Config, iteration: int) -> float:
     return config.lr * config.lr_decay ** (iteration // config.lr_decay_every)
 
 
-class Adagrad:
+class Adagrad(ArrayState):
     """mem += g*g, then min-char-rnn's p -= lr * g / sqrt(mem + 1e-8) (`eps_inside`), or
     PyTorch's p -= lr * g / (sqrt(mem) + 1e-10). The second keeps early steps near lr in size
     (the first shrinks tiny minibatch gradients less gently), and learns better with B > 1."""
@@ -82,7 +102,7 @@ class Adagrad:
                 p -= self.lr * g / (np.sqrt(mem) + self.eps)
 
 
-class Adam:
+class Adam(ArrayState):
     """Adam with bias correction, in PyTorch's arrangement:
     m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  t += 1
     p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from array import array
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -14,9 +15,11 @@ from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
 from engine.errors import CharrnnError
 from engine.evaluate import validation_loss
+from engine.history import LossHistory
 from engine.model import CharModel
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
 from engine.sampling import SampleSettings, sample_text
+from engine.statedict import check_rng, check_seed, check_values, load_arrays_into
 from engine.vocab import Vocab
 
 SMOOTHING = 0.999  # min-char-rnn: smooth_loss = 0.999 * smooth_loss + 0.001 * loss
@@ -57,6 +60,7 @@ class Trainer:
     ) -> None:
         self.config = config.validate()
         self.vocab = vocab if vocab is not None else Vocab.from_text(text)
+        config.check_memory(len(self.vocab))
         ids = self.vocab.encode(text, what=f"corpus {corpus_name!r}")
         if len(ids) < config.seq_length + 1:
             raise CharrnnError(
@@ -72,7 +76,7 @@ class Trainer:
             )
         self.stream = BatchStream(self.train_ids, config.batch, config.seq_length)
         self.model = CharModel(config, len(self.vocab))
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.params: Params = self.model.init_params(seed)
         self.optimizer = make_optimizer(config, self.params)
         self.state: list[State] = self.model.zero_state(config.batch)
@@ -81,7 +85,7 @@ class Trainer:
         per_char_start = -math.log(1.0 / len(self.vocab))
         units = config.seq_length if config.loss == "sum" else 1
         self.smooth_loss = per_char_start * units
-        self.loss_history = array("f")  # nats per character of every iteration trained
+        self.history = LossHistory()  # nats per character of every iteration, bounded
         self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
         self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
 
@@ -108,7 +112,7 @@ class Trainer:
             clip_global_norm(grads, self.config.clip_norm)
         self.optimizer.lr = lr = scheduled_lr(self.config, self.iteration)
         self.optimizer.update(self.params, grads)
-        self.loss_history.append(fwd.nats_per_char)
+        self.history.append(fwd.nats_per_char)
         seconds = time.perf_counter() - start
         self.iteration += 1
         self.elapsed += seconds
@@ -136,6 +140,12 @@ class Trainer:
 
     def run(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]
+
+    @property
+    def loss_history(self) -> np.ndarray:
+        """The loss history's points as float32, oldest first (see engine.history): one per
+        iteration for the first 65,536, then means of evenly spaced blocks of iterations."""
+        return self.history.values()
 
     @property
     def diverged(self) -> bool:
@@ -192,9 +202,7 @@ class Trainer:
             state = self.model.zero_state(1)
         else:
             state = [tuple(a[:1].copy() for a in s) for s in self.state]
-        first = (
-            None if prime else int(self.stream.data[self.stream.starts[0] + self.stream.position])
-        )
+        first = None if prime else self.stream.next_input()
         return sample_text(
             self.model,
             self.params,
@@ -206,6 +214,61 @@ class Trainer:
             first_id=first,
         )
 
+    # -- state dictionaries ---------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything this run needs to continue exactly, as numpy arrays and JSON-able values:
+        what it was built with (config, vocab, seed, corpus), its counters and random state,
+        and its arrays. The arrays of params, optimizer and state are the trainer's own, not
+        copies: write them out before the next step."""
+        return {
+            "config": self.config.to_dict(),
+            "vocab": self.vocab.chars,
+            "seed": self.seed,
+            "corpus": dataclasses.asdict(self.corpus),
+            "iteration": self.iteration,
+            "smooth_loss": self.smooth_loss,
+            "elapsed": self.elapsed,
+            "stream": self.stream.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "params": dict(self.params),
+            "optimizer": self.optimizer.state_dict(),
+            "state": [list(layer) for layer in self.state],
+            "loss_history": self.history.values(),
+            "val_history": np.array(self.val_history, dtype=np.float64).reshape(-1, 2),
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Continue from `d` (as `state_dict` makes it), after checking every value and array
+        against this trainer (a CharrnnError naming the first that does not fit). This
+        trainer keeps its own config, whose model and data layout must be `d`'s. If it
+        raises, the trainer may be partly overwritten: load into a fresh one, as
+        `checkpoint.restore` does. The data cursor is taken only if the corpus is the same."""
+        check_values(d)
+        if d["vocab"] != self.vocab.chars:
+            raise CharrnnError("the saved vocabulary is not this trainer's")
+        state = d["state"]
+        if len(state) != len(self.state):
+            raise CharrnnError(f"state has {len(state)} layers, the model has {len(self.state)}")
+        load_arrays_into("params", d["params"], self.params)
+        self.optimizer.load_state_dict(d["optimizer"])
+        for i, (saved, own) in enumerate(zip(state, self.state, strict=True)):
+            load_arrays_into(f"layer {i} state", dict(enumerate(saved)), dict(enumerate(own)))
+        self.seed = d["seed"]
+        self.iteration = d["iteration"]
+        self.smooth_loss = float(d["smooth_loss"])
+        self.elapsed = float(d["elapsed"])
+        self.rng.bit_generator.state = check_rng(d["rng"])
+        if d["corpus"]["fingerprint"] == self.corpus.fingerprint:
+            self.stream.load_state_dict(d["stream"])
+        losses = _float_rows(d["loss_history"], "loss_history", 1)
+        self.history = LossHistory.from_points([losses], len(losses), self.iteration)
+        val = _float_rows(d["val_history"], "val_history", 2)
+        at = val[:, 0]
+        if not (np.isfinite(at).all() and (at >= 0).all() and (at == np.round(at)).all()):
+            raise CharrnnError("val_history's iterations must be whole numbers of at least 0")
+        self.val_history = [(int(n), float(v)) for n, v in val]
+
     # -- summaries ----------------------------------------------------------------------
 
     @property
@@ -216,3 +279,13 @@ class Trainer:
         c = self.config
         layers = f"{c.layers}x" if c.layers > 1 else ""
         return f"{c.cell} {layers}{c.hidden}, {self.param_count:,} params, vocab {len(self.vocab)}"
+
+
+def _float_rows(values: Any, name: str, width: int) -> np.ndarray:
+    """`values` as a float array of shape (n,) for width 1, or (n, width)."""
+    if not isinstance(values, np.ndarray) or values.dtype.kind != "f":
+        raise CharrnnError(f"{name} must be an array of floats")
+    if (values.ndim != 1) if width == 1 else (values.ndim != 2 or values.shape[1] != width):
+        expected = "(n,)" if width == 1 else f"(n, {width})"
+        raise CharrnnError(f"{name} has shape {values.shape}, expected {expected}")
+    return values

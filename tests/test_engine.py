@@ -132,3 +132,13 @@ def test_gradient_check_catches_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(rnn.RNNCell, "backward", broken)
     results = {r.name: r for r in gradcheck.check(preset("classic").replace(hidden=6))}
     assert not results["l0.bh"].ok and results["l0.Whh"].ok
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**40, True, 1.5])
+def test_a_seed_outside_what_the_generators_take_is_refused(blog_text: str, seed) -> None:
+    with pytest.raises(CharrnnError, match="seed must be a whole number from 0 to 4294967295"):
+        Trainer(preset("classic").replace(hidden=4), blog_text, seed=seed)
+
+
+def test_the_largest_seed_is_taken(blog_text: str) -> None:
+    assert Trainer(preset("classic").replace(hidden=4), blog_text, seed=2**32 - 1).seed == 2**32 - 1

@@ -16,32 +16,12 @@ import numpy as np
 import corpora
 from engine import checkpoint
 from engine import gradcheck as grad
-from engine.config import Config, preset
-from engine.errors import CharrnnError
+from engine.config import preset
 from engine.sampling import SampleSettings, sample_text
 from engine.trainer import Trainer
 from tui.cli.options import hyper_parameters
 from tui.run import RunSettings
 from tui.rundir import RunDir
-
-# Fields a resumed run may change: they steer the optimiser, not the model or the data layout.
-RESUMABLE = frozenset({"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every"})
-
-
-def resumed_config(saved: Config, changes: dict[str, Any], source: str) -> Config:
-    """The checkpoint's config with the schedule changes applied; any flag that would change
-    the model or data layout to something other than what was saved is an error."""
-    conflicts = [
-        f"--{k.replace('_', '-')} {v} (checkpoint: {getattr(saved, k)})"
-        for k, v in changes.items()
-        if k not in RESUMABLE and getattr(saved, k) != v
-    ]
-    if conflicts:
-        raise CharrnnError(
-            f"{source} keeps the model and data layout it was saved with; conflicting flags: "
-            f"{', '.join(conflicts)} (drop them, or train a fresh model)"
-        )
-    return saved.replace(**{k: v for k, v in changes.items() if k in RESUMABLE})
 
 
 def build_trainer(
@@ -50,11 +30,7 @@ def build_trainer(
     """A fresh Trainer, or one resumed from a checkpoint with the allowed changes."""
     name, text = corpora.load(corpus)
     if resume:
-        ckpt = checkpoint.load(resume)
-        config = resumed_config(ckpt.config, changes, resume)
-        trainer = checkpoint.restore(ckpt, text, name)
-        trainer.config = config  # only schedule fields differ; the trainer reads them per step
-        return trainer
+        return checkpoint.restore(checkpoint.load(resume), text, name, changes)
     return Trainer(preset(preset_name).replace(**changes), text, seed=seed, corpus_name=name)
 
 
