@@ -1,0 +1,76 @@
+"""Helpers for the curves and compare tests: run directories written by the test, and the
+text on screen."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from engine.config import preset
+from tui.metrics import write_run_info
+
+SPAN = re.compile(
+    r'<text class="[^"]*" x="[\d.]+" y="[\d.]+" textLength="[\d.]+" '
+    r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>'
+)
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain lines (from Textual's SVG screenshot)."""
+    lines: dict[int, str] = defaultdict(str)
+    for match in SPAN.finditer(app.export_screenshot()):
+        lines[int(match[1])] += html.unescape(match[2]).replace("\xa0", " ")
+    return "\n".join(lines[i] for i in sorted(lines))
+
+
+def curve(n: int, floor: float, rate: float) -> float:
+    """A made-up loss curve: from ln(65) down towards `floor`."""
+    return floor + (math.log(65) - floor) * math.exp(-n / rate)
+
+
+def metrics_lines(last: int, floor: float, rate: float, *, every: int = 100, val_every: int = 500):
+    """metrics.jsonl lines as the console writes them, for iterations 0..last."""
+    for n in range(0, last + 1, every):
+        yield json.dumps(
+            {
+                "iteration": n,
+                "loss": round(curve(n, floor, rate), 6),
+                "chars_per_s": 1000.0,
+                "time": n / 50,
+                "wall": 1.7e9 + n / 50,
+            }
+        )
+        if n % val_every == 0:
+            yield json.dumps({"iteration": n, "val_loss": round(curve(n, floor + 0.1, rate), 6)})
+
+
+def write_run(
+    root: Path,
+    name: str,
+    preset_name: str,
+    *,
+    last: int = 3000,
+    floor: float = 1.5,
+    rate: float = 600.0,
+    extra: list[str] | None = None,
+) -> Path:
+    """A run directory with run.json and a metrics.jsonl (plus any `extra` raw lines)."""
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    write_run_info(run_dir, preset_name, preset(preset_name))
+    lines = list(metrics_lines(last, floor, rate)) + (extra or [])
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return run_dir
+
+
+async def wait_for(pilot, predicate, timeout: float = 5.0) -> None:
+    """Let the app run until `predicate()` holds; fail clearly after `timeout` seconds."""
+    for _ in range(int(timeout / 0.05)):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
