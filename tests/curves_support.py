@@ -14,17 +14,23 @@ from engine.config import preset
 from tui.metrics import write_run_info
 
 SPAN = re.compile(
-    r'<text class="[^"]*" x="[\d.]+" y="[\d.]+" textLength="[\d.]+" '
+    r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="([\d.]+)" '
     r'clip-path="url\(#[^)]*-line-(\d+)\)">([^<]*)</text>'
 )
 
 
 def screen_text(app) -> str:
-    """What the terminal shows, as plain lines (from Textual's SVG screenshot)."""
-    lines: dict[int, str] = defaultdict(str)
+    """What the terminal shows, as plain lines (from Textual's SVG screenshot, which leaves
+    runs of blank cells out: each piece of text goes back to its column)."""
+    rows: dict[int, list[str]] = defaultdict(list)
     for match in SPAN.finditer(app.export_screenshot()):
-        lines[int(match[1])] += html.unescape(match[2]).replace("\xa0", " ")
-    return "\n".join(lines[i] for i in sorted(lines))
+        text = html.unescape(match[4]).replace("\xa0", " ")
+        cell = float(match[2]) / len(text)
+        column = round(float(match[1]) / cell)
+        row = rows[int(match[3])]
+        row.extend(" " * (column + len(text) - len(row)))
+        row[column : column + len(text)] = text
+    return "\n".join("".join(rows[i]).rstrip() for i in sorted(rows))
 
 
 def curve(n: int, floor: float, rate: float) -> float:
