@@ -265,6 +265,18 @@ async def test_curves_view_follows_the_run_directory(tmp_path: Path) -> None:
         assert {d.kind: d.points for d in curves.drawn}["held-out"] == 5
 
 
+async def test_curves_view_under_no_color_tells_lines_apart_by_shape(monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Host(fixed_run())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")
+        await wait_for(pilot, lambda: "◆ " in screen_text(app))  # renders: no crash
+        text = screen_text(app)
+        assert "⠒⠒⠒ training (smoothed)" in text
+        assert "▀▀▀ held-out" in text
+        assert "◆  best held-out" in text
+
+
 def test_snapshot_of_the_curves_view(snap_compare) -> None:
     app = Host(fixed_run())
 

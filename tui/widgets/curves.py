@@ -23,7 +23,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Static
+from textual_hires_canvas import Canvas
 from textual_plot import DurationFormatter, HiResMode, LegendLocation, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
 
@@ -47,6 +49,22 @@ PALETTE = (
 )
 REDRAW_SECONDS = 0.5  # the chart redraws at most this often while points arrive
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# -- a fix for NO_COLOR ---------------------------------------------------------------------
+
+# textual-hires-canvas (0.14) draws a canvas that has no size yet as a strip whose style is
+# None, and Textual's monochrome filter (NO_COLOR) fails on a None style: the chart crashed
+# the app under NO_COLOR. Give that empty strip the canvas's own style (test_curves checks).
+_canvas_render_line = Canvas.render_line
+
+
+def _render_line_styled(self: Canvas, y: int) -> Strip:
+    strip = _canvas_render_line(self, y)
+    return strip if strip.cell_length else Strip.blank(0, self.rich_style)
+
+
+Canvas.render_line = _render_line_styled  # type: ignore[method-assign]
 
 
 # -- axis labels ----------------------------------------------------------------------------
