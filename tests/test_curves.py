@@ -230,14 +230,13 @@ async def test_curves_view_at_80x24_shows_both_series_toggles_log_x_and_closes()
             curves.add_train(n, curve(n, 1.5, 300), time=n / 20)
         curves.add_val(1000, 1.62)
         curves.add_train(1100, math.nan)  # never reaches the chart
-        await wait_for(pilot, lambda: {d.kind for d in curves.drawn} >= {"training", "best"})
+        await wait_for(pilot, lambda: "best held-out 1.6200" in screen_text(app))
         kinds = {d.kind: d.points for d in curves.drawn}
         assert kinds["training"] == 11
         assert "held-out" in kinds  # a single evaluation is drawn as a point
         text = screen_text(app)
         assert "nats/char" in text and "iterations" in text
         assert "training (smoothed)" in text and "held-out" in text
-        assert "best held-out 1.6200" in text
         assert "1.6200 @ 1k" in text  # the table: best held-out and where
 
         await pilot.press("x")

@@ -29,9 +29,16 @@ CURVE_BINDINGS: list[BindingType] = [
     Binding(
         "v",
         "shown",
-        "Show",
+        "Lines",
         id="curves.shown",
         tooltip="show training and held-out loss, held-out only, or training only",
+    ),
+    Binding(
+        "r",
+        "reset_zoom",
+        "Reset zoom",
+        id="curves.reset_zoom",
+        tooltip="back to the whole run after zooming (mouse wheel) or panning (dragging)",
     ),
 ]
 
@@ -49,6 +56,9 @@ class CurvesActions:
 
     def action_shown(self) -> None:
         self.curves.next_shown()
+
+    def action_reset_zoom(self) -> None:
+        self.curves.plot.action_reset_scales()
 
 
 class CurvesScreen(CurvesActions, Screen[None]):

@@ -171,6 +171,8 @@ def thin(xs: np.ndarray, ys: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndar
     if len(xs) <= bins:
         return xs, ys
     lo, hi = float(xs.min()), float(xs.max())
+    if hi <= lo:  # all at one x: one point, their mean
+        return xs[:1], np.array([ys.mean()])
     which = np.minimum(((xs - lo) / (hi - lo) * bins).astype(int), bins - 1)
     counts = np.bincount(which, minlength=bins)
     filled = counts > 0
@@ -205,8 +207,8 @@ def y_range(lines: Sequence[Line], log_x: bool) -> tuple[float, float] | None:
         x_lo = min(float(line.xs.min()) for line in lines)
         x_hi = max(float(line.xs.max()) for line in lines)
         cut = x_lo + HEAD * (x_hi - x_lo)
-        tails = [line.ys[line.xs >= cut] for line in lines]
-        hi = max(float(t.max()) for t in tails if len(t)) if any(len(t) for t in tails) else hi
+        tails = [t for t in (line.ys[line.xs >= cut] for line in lines) if len(t)]
+        hi = max(float(t.max()) for t in tails) if tails else hi
     pad = 0.04 * (hi - lo) if hi > lo else 0.05
     return lo - pad, hi + pad
 
@@ -244,7 +246,7 @@ def letter_places(
 
 @dataclass(frozen=True)
 class Drawn:
-    """One thing on the chart, as a test or a screen reader would describe it."""
+    """One thing drawn on the chart (what tests check, and a summary of the picture)."""
 
     run: int
     kind: str  # "training", "held-out", "best" or "letter"
@@ -278,7 +280,6 @@ class LossPlot(PlotWidget, inherit_bindings=False):
         Binding("right", "pan_right", "Pan right", show=False),
         Binding("up", "pan_up", "Pan up", show=False),
         Binding("down", "pan_down", "Pan down", show=False),
-        Binding("r", "reset_scales", "Reset zoom"),
     ]
     margin_left = reactive(7)
     margin_top = reactive(1)
