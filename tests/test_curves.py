@@ -28,9 +28,11 @@ from tui.metrics import (
 )
 from tui.screens.curves import CurvesScreen
 from tui.widgets.curves import (
+    CountFormatter,
     Line,
     LogFormatter,
     LossCurves,
+    TimeFormatter,
     letter_places,
     series,
     thin,
@@ -140,6 +142,12 @@ def test_log_axis_ticks_are_decades_labelled_with_their_value() -> None:
     assert short == ["100", "200", "500"]  # under three decades: 1-2-5 steps
     _, times = LogFormatter(seconds=True).get_ticks_and_labels(0.5, math.log10(4000))
     assert times[0] == "5s" and "1m" in times and times[-1] == "1h"
+
+
+def test_linear_time_ticks_count_in_the_unit_the_run_is_measured_in() -> None:
+    assert TimeFormatter().get_ticks_and_labels(0, 36)[1][:3] == ["0s", "5s", "10s"]
+    assert TimeFormatter().get_ticks_and_labels(0, 7200)[1] == ["0h", "0.5h", "1h", "1.5h", "2h"]
+    assert CountFormatter().get_ticks_and_labels(0, 20_000)[1][:3] == ["0", "5k", "10k"]
 
 
 def test_x_values_log_drops_iteration_zero_and_characters_count_steps_done() -> None:

@@ -26,7 +26,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widgets import Static
 from textual_hires_canvas import Canvas
-from textual_plot import DurationFormatter, HiResMode, LegendLocation, PlotWidget
+from textual_plot import HiResMode, LegendLocation, PlotWidget
 from textual_plot.axis_formatter import AxisFormatter, NumericAxisFormatter
 
 from tui.metrics import Run, TrainPoint, ValPoint
@@ -92,6 +92,24 @@ class CountFormatter(NumericAxisFormatter):
         return [si(t) for t in ticks]
 
 
+class TimeFormatter(AxisFormatter):
+    """Seconds on a linear axis: 1-2-5 ticks in seconds, minutes or hours, whichever the
+    range is counted in (10s 20s 30s, or 2m 4m 6m), labelled like the duration() of a tick."""
+
+    def _unit(self, max_: float) -> float:
+        return next((size for size in (3600.0, 60.0) if max_ >= 2 * size), 1.0)
+
+    def get_ticks(self, min_: float, max_: float, max_ticks: int = 8) -> list[float]:
+        size = self._unit(max_)
+        ticks = NumericAxisFormatter().get_ticks(min_ / size, max_ / size, max_ticks)
+        return [t * size for t in ticks]
+
+    def get_labels_for_ticks(self, ticks: Sequence[float]) -> list[str]:
+        size = self._unit(max(ticks, default=0.0))
+        unit = {3600.0: "h", 60.0: "m", 1.0: "s"}[size]
+        return [f"{t / size:.3g}{unit}" for t in ticks]
+
+
 # Nice durations for a log axis of seconds, from a second to a week.
 NICE_SECONDS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800)
 NICE_SECONDS += (3600, 7200, 18000, 36000, 86400, 172800, 604800)
@@ -127,7 +145,7 @@ class LogFormatter(AxisFormatter):
 def x_formatter(x_axis: str, log_x: bool) -> AxisFormatter:
     if log_x:
         return LogFormatter(seconds=x_axis == "seconds")
-    return DurationFormatter() if x_axis == "seconds" else CountFormatter()
+    return TimeFormatter() if x_axis == "seconds" else CountFormatter()
 
 
 # -- from points to what is drawn ---------------------------------------------------------
