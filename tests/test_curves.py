@@ -22,8 +22,13 @@ from tui.metrics import (
     Run,
     RunInfo,
     RunMetrics,
+    TrainPoint,
+    ValPoint,
     follow_run,
+    history_records,
     read_run_info,
+    train_record,
+    val_record,
     write_run_info,
 )
 from tui.screens.curves import CurvesScreen
@@ -107,6 +112,35 @@ def test_going_back_to_an_earlier_iteration_replaces_what_came_after() -> None:
     assert m.train[-1].loss == 3.9
     assert [p.iteration for p in m.val] == [0, 500, 600]
     assert m.best_val.iteration == 500
+
+
+def test_what_writers_write_the_reader_reads(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    records = [train_record(0, 4.1234567, 12345.67, 0.5, 1.7e9), val_record(0, 4.0)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    source = MetricsFile(path)
+    source.poll()
+    assert source.metrics.train == [TrainPoint(0, 4.123457, 0.5)]
+    assert source.metrics.val == [ValPoint(0, 4.0)]
+
+
+def test_a_resumed_run_can_start_its_metrics_with_the_checkpoints_history(tmp_path) -> None:
+    name, text = corpora.load("blog_sample")
+    config = preset("classic").replace(hidden=8, seq_length=5, val_fraction=0.2, eval_every=100)
+    trainer = Trainer(config, text, corpus_name=name)
+    for _ in range(250):
+        trainer.step()
+    history = np.frombuffer(trainer.loss_history, dtype=np.float32)
+    records = history_records(history, trainer.val_history, config, len(trainer.vocab))
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    source = MetricsFile(path)
+    source.poll()
+    assert source.skipped == 0
+    assert [p.iteration for p in source.metrics.train] == [0, 100, 200]
+    assert [(p.iteration, p.loss) for p in source.metrics.val] == [
+        (n, pytest.approx(v, abs=1e-6)) for n, v in trainer.val_history
+    ]
 
 
 def test_run_info_from_run_json_else_the_checkpoint_else_unknown(tmp_path: Path) -> None:

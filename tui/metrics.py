@@ -15,12 +15,14 @@ import bisect
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.config import PRESETS, Config
 from engine.errors import CharrnnError
+from engine.smoothing import smoothed_series
 from tui.rundir import BEST, LATEST, METRICS
 
 RUN_INFO = "run.json"
@@ -90,6 +92,41 @@ def _drop_from(points: list, iteration: int) -> None:
     """Remove the points at `iteration` and after (a no-op in the usual, in-order case)."""
     if points and points[-1].iteration >= iteration:
         del points[bisect.bisect_left(points, iteration, key=lambda p: p.iteration) :]
+
+
+def train_record(
+    iteration: int, loss: float, chars_per_s: float, time: float, wall: float
+) -> dict[str, float]:
+    """The metrics.jsonl record of the smoothed training loss (nats/char) after `iteration`:
+    one definition for every writer (console, headless) and for `parse_record`."""
+    return {
+        "iteration": iteration,
+        "loss": round(loss, 6),
+        "chars_per_s": round(chars_per_s, 1),
+        "time": round(time, 3),
+        "wall": round(wall, 3),
+    }
+
+
+def val_record(iteration: int, val_loss: float) -> dict[str, float]:
+    """The metrics.jsonl record of the held-out loss (nats/char) measured after `iteration`."""
+    return {"iteration": iteration, "val_loss": round(val_loss, 6)}
+
+
+def history_records(
+    losses_per_char: Iterable[float],
+    val_history: Iterable[tuple[int, float]],
+    config: Config,
+    vocab_size: int,
+    every: int = 100,
+) -> list[dict[str, float]]:
+    """metrics.jsonl records for a checkpoint's history (its per-iteration loss and its
+    held-out evaluations): written into a new run directory on resume, they give the curves
+    the whole run. No training time is known for them, so they carry none."""
+    smoothed = smoothed_series(losses_per_char, config, vocab_size, every)
+    records = [{"iteration": n, "loss": round(v, 6)} for n, v in smoothed]
+    records += [val_record(n, v) for n, v in val_history]
+    return sorted(records, key=lambda r: (r["iteration"], "val_loss" in r))
 
 
 def parse_record(line: str) -> Point | None:

@@ -110,8 +110,8 @@ class TimeFormatter(AxisFormatter):
         return [f"{t / size:.3g}{unit}" for t in ticks]
 
 
-# Nice durations for a log axis of seconds, from a second to a week.
-NICE_SECONDS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800)
+# Nice durations for a log axis of seconds, from a tenth of a second to a week.
+NICE_SECONDS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800)
 NICE_SECONDS += (3600, 7200, 18000, 36000, 86400, 172800, 604800)
 
 
