@@ -32,12 +32,10 @@ from tui.metrics import (
     write_run_info,
 )
 from tui.screens.curves import CurvesScreen
+from tui.widgets.curve_axes import CountFormatter, LogFormatter, TimeFormatter
 from tui.widgets.curves import (
-    CountFormatter,
     Line,
-    LogFormatter,
     LossCurves,
-    TimeFormatter,
     letter_places,
     series,
     thin,

@@ -292,9 +292,10 @@ def _from_run_json(path: Path) -> RunInfo | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         config = Config.from_dict(data["config"]) if data.get("config") else None
         preset = data.get("preset")
+    # Missing or unreadable (ValueError: bad JSON, bad UTF-8, CharrnnError for a bad config):
+    # the checkpoint may still say.
     except (OSError, ValueError, TypeError, AttributeError, KeyError):
-        return None  # missing or unreadable: the checkpoint may still say (ValueError covers
-        # bad JSON, bad UTF-8 and CharrnnError for a bad config)
+        return None
     if preset is not None and not isinstance(preset, str):
         preset = None
     return RunInfo(preset or (preset_of(config) if config else None), config)
