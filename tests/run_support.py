@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tui.protocol import Command, Event, decode, encode
 from tui.rundir import RunDir
-from tui.server import pid_alive
+from tui.runstatus import pid_alive
 
 TINY_FLAGS = ["--hidden", "8", "--seq-length", "8", "--sample-every", "50"]
 

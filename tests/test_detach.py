@@ -41,6 +41,7 @@ from tui.protocol import (
     Welcome,
 )
 from tui.run import RunSettings
+from tui.runstatus import read_status
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 
 
@@ -134,7 +135,7 @@ async def test_stop_from_a_viewer_is_confirmed_and_saves_latest(detached):
     wait_until(lambda: not alive(pid), "the run to end")
     assert checkpoint.load(detached.latest).iteration > 0
     assert not detached.socket.exists()
-    assert detached.read_status()["state"] == "stopped"
+    assert read_status(detached)["state"] == "stopped"
 
 
 def test_a_killed_viewer_never_disturbs_training(detached):
@@ -200,7 +201,7 @@ def test_sigterm_saves_a_loadable_latest_and_removes_the_socket(detached):
     wait_until(lambda: not alive(pid), "the run to exit after SIGTERM")
     assert checkpoint.load(detached.latest).iteration > 50
     assert not detached.socket.exists()
-    assert detached.read_status()["state"] == "stopped"
+    assert read_status(detached)["state"] == "stopped"
     assert "saved iteration" in detached.log.read_text()
 
 
@@ -241,10 +242,10 @@ def test_runs_lists_live_stopped_and_crashed_runs(tmp_path):
     crashed = start_detached(tmp_path, name="runs/crashed")
     try:
         for run_dir in (live, stopped, crashed):
-            wait_until(lambda r=run_dir: r.read_status()["iteration"] > 0, "a status update")
+            wait_until(lambda r=run_dir: read_status(r)["iteration"] > 0, "a status update")
         stop_run(stopped)
         stop_run(crashed, signal.SIGKILL)  # no chance to say goodbye: run.json still says live
-        assert crashed.read_status()["state"] == "live"
+        assert read_status(crashed)["state"] == "live"
         done = charrnn("runs", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
         rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}

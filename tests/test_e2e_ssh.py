@@ -22,6 +22,7 @@ from run_support import TINY_FLAGS, stop_run
 from tmux_support import CHARRNN, start, wait_iteration, wait_screen, wait_until
 
 from tui.rundir import RunDir
+from tui.runstatus import read_status
 
 SSHD = Path("/usr/sbin/sshd")
 
@@ -119,5 +120,5 @@ def test_training_survives_a_killed_ssh_client(sshd, tmux, tmp_path):
 
 
 def _status_iteration(run_dir: RunDir) -> int:
-    status = run_dir.read_status() or {}
+    status = read_status(run_dir) or {}
     return int(status.get("iteration", 0))

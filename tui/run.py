@@ -7,8 +7,10 @@ it tells its front end what happened through `report`, as protocol events.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +24,10 @@ from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
 from tui.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.rundir import RunDir
+from tui.runstatus import RunStatus
 
 HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
+STATUS_INTERVAL = 2.0  # seconds between run.json updates while training
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,51 @@ class RunPolicy:
         self._records_broken = False
         self._rate_mark = (time.perf_counter(), 0)
         self._next_autosave = self._autosave_deadline(time.perf_counter())
+        self.status: RunStatus | None = None
+        self._status_written = 0.0
+
+    # -- run.json ---------------------------------------------------------------------------
+
+    def begin(self, trainer: Trainer, corpus: str, preset: str | None, detached: bool) -> None:
+        """Say in run.json that this run is live, what it trains and who runs it."""
+        if self.run_dir is None:
+            return
+        self.status = RunStatus(
+            pid=os.getpid(),
+            corpus=corpus,
+            preset=preset,
+            model=trainer.summary(),
+            config=trainer.config.to_dict(),
+            detached=detached,
+            iteration=trainer.iteration,
+        )
+        self._write_status(trainer)
+
+    def note(self, trainer: Trainer, *, paused: bool | None = None, force: bool = False) -> None:
+        """Refresh run.json's figures, at most every STATUS_INTERVAL unless forced."""
+        if self.status is None:
+            return
+        if paused is not None:
+            self.status.paused = paused
+        if force or time.monotonic() - self._status_written >= STATUS_INTERVAL:
+            self._write_status(trainer)
+
+    def end(self, trainer: Trainer, state: str, reason: str = "") -> None:
+        if self.status is not None:
+            self.status.state, self.status.reason = state, reason
+            self._write_status(trainer)
+
+    def _write_status(self, trainer: Trainer) -> None:
+        status = self.status
+        assert status is not None and self.run_dir is not None
+        status.iteration = trainer.iteration
+        status.model = trainer.summary()
+        smooth = trainer.smooth_loss / trainer.loss_units
+        status.smooth_loss = smooth if math.isfinite(smooth) else None
+        status.best_val_loss = trainer.best_val_loss
+        self._status_written = time.monotonic()
+        with contextlib.suppress(OSError):  # run.json informs; a full disk is said by the saves
+            status.write(self.run_dir)
 
     # -- sampling ---------------------------------------------------------------------------
 

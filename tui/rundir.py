@@ -112,19 +112,6 @@ class RunDir:
                 found.append(record)
         return found
 
-    def read_status(self) -> dict[str, Any] | None:
-        try:
-            status = json.loads(self.status_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            return None
-        return status if isinstance(status, dict) else None
-
-    def write_status(self, status: dict[str, Any]) -> None:
-        """Replace run.json atomically: a reader never sees half a file."""
-        tmp = self.status_file.with_name(f".{STATUS}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(status, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, self.status_file)
-
 
 def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     if not records:

@@ -145,9 +145,17 @@ class Session:
                     self._last_report += GIVE_WAY_NAP  # not training time: keep it out of chars/s
                 else:
                     self._train_one()
+        except BaseException as exc:
+            self.policy.end(self.trainer, "crashed", f"{type(exc).__name__}: {exc}")
+            raise
         finally:
             self._report(time.perf_counter())
             self.exit_report = self._exit_save()
+        self.policy.end(
+            self.trainer,
+            "finished" if self.finished else "stopped",
+            "; ".join(self.exit_report.errors),
+        )
         return self.exit_report
 
     def _train_one(self) -> None:
@@ -225,6 +233,7 @@ class Session:
             return
         self._report(time.perf_counter())
         self.paused = paused
+        self.policy.note(self.trainer, paused=paused, force=True)
         # Restart the rate clocks so the pause is not counted as slow training.
         self._last_report = time.perf_counter()
         self.policy.restart_clock(self.trainer)
@@ -250,6 +259,7 @@ class Session:
             self._pending_chars = 0
         self._last_report = now
         self.policy.flush_records()
+        self.policy.note(self.trainer)
 
     # -- sampling, loading, divergence, exit -------------------------------------------------
 

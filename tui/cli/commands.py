@@ -25,13 +25,14 @@ from tui.rundir import RunDir
 
 
 def build_trainer(
-    corpus: str, preset_name: str, changes: dict[str, Any], seed: int, resume: str | None
+    corpus: str, preset_name: str | None, changes: dict[str, Any], seed: int, resume: str | None
 ) -> Trainer:
     """A fresh Trainer, or one resumed from a checkpoint with the allowed changes."""
     name, text = corpora.load(corpus)
     if resume:
         return checkpoint.restore(checkpoint.load(resume), text, name, changes)
-    return Trainer(preset(preset_name).replace(**changes), text, seed=seed, corpus_name=name)
+    config = preset(preset_name or "classic").replace(**changes)
+    return Trainer(config, text, seed=seed, corpus_name=name)
 
 
 def train(args: argparse.Namespace) -> int:
@@ -58,12 +59,13 @@ def train(args: argparse.Namespace) -> int:
         from tui.cli import detach
 
         rundir = make_run_dir(run_dir, trainer.corpus.name)
-        preset_name = "resumed" if args.resume and args.preset == "classic" else args.preset
-        return detach.run_background(trainer, settings, rundir, args.corpus, preset_name)
+        return detach.run_background(trainer, settings, rundir, args.corpus, args.preset)
     if args.headless:
         from tui.cli.headless import train_headless
 
-        return train_headless(trainer, settings, run_dir, args.log_every)
+        return train_headless(
+            trainer, settings, run_dir, args.log_every, (args.corpus, args.preset)
+        )
     from tui.cli.console import ConsoleOptions, run_console
 
     options = ConsoleOptions(args.corpus, args.fps, args.theme, args.preset)

@@ -19,7 +19,7 @@ class ConsoleOptions:
     corpus: str  # as the user named it, for the resume line
     fps: int
     theme: str
-    preset: str = "classic"
+    preset: str | None = None
 
 
 def run_console(
@@ -36,6 +36,7 @@ def run_console(
         return corpora.load(options.corpus)[1]
 
     session = Session(trainer, rundir, lambda event: None, settings, text=text)
+    session.policy.begin(trainer, options.corpus, options.preset, detached=False)
     app = ConsoleApp(InProcessLink(session), rundir, theme=options.theme, handle_signals=True)
     app.run()
     report = session.exit_report
@@ -55,7 +56,8 @@ def move_to_background(
 
     argv = [
         "train", options.corpus, "--resume", str(rundir.latest), "--run-dir", str(rundir.path),
-        "--preset", options.preset, "--sample-every", str(settings.sample_every),
+        *(["--preset", options.preset] if options.preset else []),
+        "--sample-every", str(settings.sample_every),
         "--temperature", str(temperature),
         "--autosave-minutes", str(settings.autosave_seconds / 60.0),
     ]  # fmt: skip

@@ -15,6 +15,7 @@ from engine.errors import CharrnnError
 from engine.trainer import Trainer
 from tui.run import ExitReport, RunSettings
 from tui.rundir import RunDir
+from tui.runstatus import describe_state, read_status
 
 START_TIMEOUT = 120.0  # seconds a background run may take to load its corpus and listen
 RUNS_ROOT = Path("runs")
@@ -23,11 +24,10 @@ RUNS_ROOT = Path("runs")
 def launch(argv: list[str], run_dir: RunDir) -> int:
     """Start `charrnn <argv> --background` detached from this terminal; return once it
     listens, saying where it is and how to attach."""
-    from tui.server import describe_state
 
     state, _ = describe_state(run_dir)
     if state == "live":
-        status = run_dir.read_status() or {}
+        status = read_status(run_dir) or {}
         raise CharrnnError(
             f"{run_dir.path} already has a live run (pid {status.get('pid')}); "
             f"attach with: charrnn attach {run_dir.path}"
@@ -49,7 +49,7 @@ def launch(argv: list[str], run_dir: RunDir) -> int:
 
 
 def _wait_until_listening(child: subprocess.Popen[bytes], run_dir: RunDir) -> None:
-    from tui.server import socket_answers
+    from tui.runstatus import socket_answers
 
     deadline = time.monotonic() + START_TIMEOUT
     while not (run_dir.socket.exists() and socket_answers(run_dir.socket)):
@@ -84,10 +84,10 @@ def run_dir_for(path: str | None, corpus: str) -> RunDir:
 
 
 def run_background(
-    trainer: Trainer, settings: RunSettings, run_dir: RunDir, corpus: str, preset: str
+    trainer: Trainer, settings: RunSettings, run_dir: RunDir, corpus: str, preset: str | None
 ) -> int:
     """The detached process: serve the run on its socket until it is stopped."""
-    from tui.server import RunServer, RunStatus
+    from tui.server import RunServer
     from tui.session import Session
 
     def text() -> str:  # read again only if a checkpoint is loaded
@@ -95,16 +95,9 @@ def run_background(
 
     session = Session(trainer, run_dir, lambda event: None, settings, text=text)
     session.finish_at_stop = True
-    status = RunStatus(
-        pid=os.getpid(),
-        corpus=corpus,
-        preset=preset,
-        model=trainer.summary(),
-        started=time.time(),
-        iteration=trainer.iteration,
-    )
+    session.policy.begin(trainer, corpus, preset, detached=True)
     print(f"pid {os.getpid()}: training {trainer.summary()} on {corpus}", flush=True)
-    report = asyncio.run(RunServer(session, run_dir, status).serve())
+    report = asyncio.run(RunServer(session, run_dir).serve())
     return _log_exit(report)
 
 
@@ -122,7 +115,6 @@ def _log_exit(report: ExitReport) -> int:
 def attach(args: argparse.Namespace) -> int:
     from tui.app import ConsoleApp
     from tui.links import SocketLink
-    from tui.server import describe_state
 
     run_dir = RunDir(Path(args.run)) if args.run else newest_live_run(RUNS_ROOT)
     if not run_dir.path.is_dir():
@@ -146,7 +138,7 @@ def attach(args: argparse.Namespace) -> int:
 
 
 def resume_hint(run_dir: RunDir) -> str:
-    status = run_dir.read_status() or {}
+    status = read_status(run_dir) or {}
     corpus = status.get("corpus", "CORPUS")
     if not run_dir.latest.exists():
         return "it left no latest.npz to resume from"
@@ -157,12 +149,11 @@ def resume_hint(run_dir: RunDir) -> str:
 
 
 def newest_live_run(root: Path) -> RunDir:
-    from tui.server import describe_state
 
     found = []
     for path in _run_paths(root):
         run_dir = RunDir(path)
-        status = run_dir.read_status()
+        status = read_status(run_dir)
         if status and describe_state(run_dir)[0] == "live":
             found.append((float(status.get("started", 0)), run_dir))
     if not found:
@@ -181,7 +172,6 @@ def _run_paths(root: Path) -> list[Path]:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from tui.server import describe_state
 
     root = Path(args.root)
     if not root.is_dir():
@@ -192,7 +182,7 @@ def list_runs(args: argparse.Namespace) -> int:
         state, why = describe_state(run_dir)
         if state == "unknown":
             continue
-        status = run_dir.read_status() or {}
+        status = read_status(run_dir) or {}
         rows.append(
             (float(status.get("started", path.stat().st_mtime)), path.name, state, why, status)
         )
@@ -211,7 +201,8 @@ def _run_row(name: str, state: str, why: str, status: dict[str, object]) -> str:
     label = state if state == "live" else f"{state}" + (f" ({why})" if why else "")
     if state == "live" and status.get("paused"):
         label = "live (paused)"
-    model = f"{status.get('preset', '?')}: {status.get('model', '?')}".split(",")[0]
+    preset, summary = status.get("preset"), str(status.get("model", "?")).split(",")[0]
+    model = f"{preset}: {summary}" if preset else summary
     iteration = status.get("iteration")
     loss, best = status.get("smooth_loss"), status.get("best_val_loss")
     updated = status.get("updated")

@@ -19,10 +19,16 @@ def say(event: Event) -> None:
 
 
 def train_headless(
-    trainer: Trainer, settings: RunSettings, run_dir: Path | None, log_every: int
+    trainer: Trainer,
+    settings: RunSettings,
+    run_dir: Path | None,
+    log_every: int,
+    source: tuple[str, str | None] = ("corpus", None),
 ) -> int:
+    """Train until --iters or Ctrl-C; `source` (corpus as named, preset) goes in run.json."""
     rundir = RunDir(run_dir).create() if run_dir else None
     policy = RunPolicy(rundir, settings, say)
+    policy.begin(trainer, *source, detached=False)
     print(f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.", flush=True)
     status = 0
     try:
@@ -39,6 +45,7 @@ def train_headless(
                     f"{result.loss}); try a lower learning rate",
                     file=sys.stderr,
                 )
+                policy.end(trainer, "stopped", "diverged")
                 return 1
             if n % log_every == 0:
                 print(f"iter {n}, loss: {result.smooth_loss:f}", flush=True)
@@ -47,6 +54,7 @@ def train_headless(
             policy.after_step(trainer, result)
             if result.val_loss is not None or n % settings.metrics_every == 0:
                 policy.flush_records()
+                policy.note(trainer)
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         status = 130
@@ -58,6 +66,8 @@ def train_headless(
         for error in report.errors:
             print(f"charrnn: error: {error}", file=sys.stderr)
             status = status or 1
+        if not trainer.diverged:
+            policy.end(trainer, "stopped" if status else "finished", "; ".join(report.errors))
     return status
 
 

@@ -143,7 +143,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("background", argparse.SUPPRESS, flag=True),  # the detached process itself
     Option("run", "a run directory (default: the most recently started live run under runs/)", metavar="RUN_DIR", positional=True, optional_positional=True),
     Option("root", "the directory holding the runs (default: runs)", default="runs", metavar="DIR", positional=True, optional_positional=True),
-    Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", default="classic", choices=tuple(PRESETS)),
+    Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", choices=tuple(PRESETS)),
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
     Option("seed", "seed for weights and sampling (train: default 0; sample: default random)", count, metavar="N"),
     Option("save", "write a checkpoint here at the end and on Ctrl-C", metavar="PATH"),
