@@ -314,3 +314,27 @@ async def test_divergence_pauses_with_a_message_and_no_nan_reaches_the_sparkline
         await wait_for(pilot, lambda: "cannot resume" in app.message_line.text)
         assert app.status.state == "diverged"
         assert app.session.paused
+
+
+async def test_g_opens_the_curves_view_of_this_run_and_escape_closes_it(tmp_path):
+    from tui.screens.curves import CurvesScreen
+
+    app = make_app(tmp_path / "run", sample_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 250)
+        await press(pilot, "g")
+        assert isinstance(app.screen, CurvesScreen)
+        await wait_for(pilot, lambda: len(app.curves.metrics.train) >= 2)  # records as written
+        await press(pilot, "space")  # the console's keys still work under the view
+        await wait_for(pilot, lambda: app.run_state == "paused")
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, CurvesScreen))
+
+
+def test_compare_without_metrics_is_one_line(tmp_path, capsys):
+    from tui.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["compare", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("charrnn: error: ") and "metrics.jsonl" in err and err.count("\n") == 1

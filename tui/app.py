@@ -25,6 +25,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
+from tui.metrics import Run, follow_run
 from tui.protocol import (
     Load,
     Loaded,
@@ -45,6 +46,7 @@ from tui.protocol import (
 )
 from tui.rundir import RunDir
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
+from tui.screens.curves import CurvesScreen
 from tui.screens.help import key_label
 from tui.session import Session
 from tui.themes import HIGH_CONTRAST, THEMES
@@ -86,6 +88,13 @@ class ConsoleApp(App[int]):
         Binding("n", "sample_now", "Sample", id="sample", tooltip="Sample now"),
         Binding(
             "p", "prime_sample", "Prime", show=False, id="prime", tooltip="Sample from a prime text"
+        ),
+        Binding(
+            "g",
+            "curves",
+            "Curves",
+            id="curves",
+            tooltip="Loss curves: training and held-out loss over the whole run",
         ),
         Binding("s", "save", "Save", id="save", tooltip="Save a checkpoint"),
         Binding(
@@ -135,6 +144,7 @@ class ConsoleApp(App[int]):
         self.outcome = "quit"  # how the console ended: quit, detach, stopped or lost
         self.outcome_reason = ""
         self.last_save: Path | None = None
+        self.curves: Run | None = None  # the curves view's data, read from metrics.jsonl
         self._handlers: dict[type, Callable] = {
             Welcome: self._on_welcome,
             Progress: self._on_progress,
@@ -294,6 +304,13 @@ class ConsoleApp(App[int]):
                 self.link.send(Load(str(path.resolve())))
 
         self.push_screen(LoadDialog(found), chosen)
+
+    def action_curves(self) -> None:
+        if isinstance(self.screen, CurvesScreen):
+            return
+        if self.curves is None:  # read run.json once: which preset and config this run has
+            self.curves = follow_run(self.run_dir.path)
+        self.push_screen(CurvesScreen(self.curves))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

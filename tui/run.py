@@ -22,6 +22,7 @@ from engine import checkpoint
 from engine.errors import CharrnnError
 from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
+from tui.metrics import train_record, val_record
 from tui.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.rundir import RunDir
 from tui.runstatus import RunStatus
@@ -180,7 +181,7 @@ class RunPolicy:
         if n % self.settings.metrics_every == 0:
             self._record_metrics(trainer, n, result.smooth_nats_per_char)
         if result.val_loss is not None:
-            self._metrics.append({"iteration": n, "val_loss": round(result.val_loss, 6)})
+            self._metrics.append(val_record(n, result.val_loss))
             if result.val_best and self.run_dir is not None:
                 self.save(trainer, self.run_dir.best, "best")
 
@@ -193,15 +194,8 @@ class RunPolicy:
         since, chars_then = self._rate_mark
         chars = chars_trained(trainer)
         self._rate_mark = (now, chars)
-        self._metrics.append(
-            {
-                "iteration": n,
-                "loss": round(smooth, 6),
-                "chars_per_s": round((chars - chars_then) / max(now - since, 1e-9), 1),
-                "time": round(trainer.elapsed, 3),
-                "wall": round(time.time(), 3),
-            }
-        )
+        speed = (chars - chars_then) / max(now - since, 1e-9)
+        self._metrics.append(train_record(n, smooth, speed, trainer.elapsed, time.time()))
 
     def flush_records(self) -> None:
         """Append pending records to metrics.jsonl and samples.jsonl; a full disk is said

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from tui.cli import commands, detach
 
-    if args.command == "attach" or (args.command == "train" and not args.headless):
+    if getattr(args, "fps", None) and not getattr(args, "headless", False):
         # Textual reads its frame-rate cap once, when it is first imported.
         os.environ["TEXTUAL_FPS"] = str(args.fps)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -41,5 +41,6 @@ def run_command(args: argparse.Namespace) -> int:
         "corpora": commands.list_corpora,
         "attach": detach.attach,
         "runs": detach.list_runs,
+        "compare": commands.compare,
     }
     return handlers[args.command](args)

@@ -111,5 +111,11 @@ def list_corpora(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare(args: argparse.Namespace) -> int:
+    from tui.compare import run_compare  # Textual only when it is needed
+
+    return run_compare([Path(p) for p in args.runs])
+
+
 def make_run_dir(path: Path | None, corpus_name: str) -> RunDir:
     return (RunDir(path) if path else RunDir.default_for(corpus_name)).create()

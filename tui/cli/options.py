@@ -94,6 +94,7 @@ class Option:
     flag: bool = False  # on/off, no value
     positional: bool = False
     optional_positional: bool = False  # a positional that may be left out (nargs="?")
+    many: bool = False  # a positional taking one or more values
 
     def add_to(self, group: argparse._ActionsContainer, dest: str | None = None) -> None:
         kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
@@ -103,8 +104,8 @@ class Option:
         else:
             kwargs |= {"type": self.type, "choices": self.choices, "metavar": self.metavar}
         if self.positional:
-            if self.optional_positional:
-                kwargs["nargs"] = "?"
+            if self.optional_positional or self.many:
+                kwargs["nargs"] = "?" if self.optional_positional else "+"
             group.add_argument(self.dest, **kwargs)
         else:
             group.add_argument("--" + self.dest.replace("_", "-"), dest=dest or self.dest, **kwargs)
@@ -143,6 +144,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("background", argparse.SUPPRESS, flag=True),  # the detached process itself
     Option("run", "a run directory (default: the most recently started live run under runs/)", metavar="RUN_DIR", positional=True, optional_positional=True),
     Option("root", "the directory holding the runs (default: runs)", default="runs", metavar="DIR", positional=True, optional_positional=True),
+    Option("runs", "run directories (or their metrics.jsonl files)", metavar="RUN_DIR", positional=True, many=True),
     Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", choices=tuple(PRESETS)),
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
     Option("seed", "seed for weights and sampling (train: default 0; sample: default random)", count, metavar="N"),
@@ -212,6 +214,12 @@ COMMANDS: dict[str, CommandSpec] = {
         help="list runs: live or stopped, model, iteration, loss",
         description="List the run directories under DIR, newest first.",
         options=("root",),
+    ),
+    "compare": CommandSpec(
+        help="overlay the loss curves of runs (live for runs still training)",
+        description="Training and held-out loss of each RUN_DIR's metrics.jsonl on one chart, "
+        "redrawn as runs still training write more.",
+        options=("runs",),
     ),
     "corpora": CommandSpec(
         help="list the bundled corpora",
