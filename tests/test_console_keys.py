@@ -49,14 +49,14 @@ async def test_temperature_keys_change_the_next_sample(tmp_path):
     app = make_app(tmp_path / "run", start_paused=True)
     async with app.run_test(size=SIZE) as pilot:
         await press(pilot, "plus", "plus")
-        assert "T 1.2" in app.status.render().plain  # shown at once
+        assert "temp 1.2" in app.status.render().plain  # shown at once
         await press(pilot, "n")
         await wait_for(pilot, lambda: len(sample_headers(app)) == 1)
-        assert "T 1.2" in sample_headers(app)[0]
+        assert "temp 1.2" in sample_headers(app)[0]
         await press(pilot, *["minus"] * 5)
         await press(pilot, "n")
         await wait_for(pilot, lambda: len(sample_headers(app)) == 2)
-        assert "T 0.7" in sample_headers(app)[1]
+        assert "temp 0.7" in sample_headers(app)[1]
         await press(pilot, *["minus"] * 10)  # bounded below
         assert app.temperature == 0.1
         assert "temperature stays at 0.1" in app.message_line.text
@@ -85,7 +85,7 @@ async def test_samples_arrive_every_sample_every_iterations(tmp_path):
         await wait_for(pilot, lambda: len(sample_headers(app)) >= 3)
         heads = sample_headers(app)[:3]
         assert [h.split(" · ")[0] for h in heads] == ["── iter 0", "── iter 50", "── iter 100"]
-        assert all("T 1.0" in h and "loss " in h for h in heads)
+        assert all("temp 1.0" in h and "loss " in h for h in heads)
 
 
 async def test_prime_dialog_samples_from_the_prime(tmp_path):

@@ -29,7 +29,7 @@ def test_console_keys_save_and_quit_in_tmux(tmux, tmp_path):
     tmux("send-keys", "-t", "e2e", "space")
     wait_screen(tmux, "⏸ paused")
     tmux("send-keys", "-t", "e2e", "+")
-    wait_screen(tmux, "T 1.1")
+    wait_screen(tmux, "temp 1.1")
     tmux("send-keys", "-t", "e2e", "s")
     wait_screen(tmux, "Save a checkpoint to")
     tmux("send-keys", "-t", "e2e", "Enter")

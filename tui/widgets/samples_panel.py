@@ -28,7 +28,7 @@ class SamplesPanel(RichLog):
     def add_sample(
         self, iteration: int, temperature: float, loss: float, text: str, prime: str = ""
     ) -> None:
-        head = f"── iter {iteration:,} · T {temperature:.1f} · loss {loss:.3f} nats/char"
+        head = f"── iter {iteration:,} · temp {temperature:.1f} · loss {loss:.3f} nats/char"
         if prime:
             head += f" · prime {prime!r}"
         entry = Text(head + "\n", style="bold")

@@ -38,7 +38,7 @@ class StatusLine(Static):
         speed = rate(self.chars_per_s) if self.state == "running" else "—"
         first = (
             f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
-            f"{speed} chars/s  {clock(self.elapsed)}  T {self.temperature:.1f}  "
+            f"{speed} chars/s  {clock(self.elapsed)}  temp {self.temperature:.1f}  "
         )
         if self.val_loss is not None:
             first += f"val {self.val_loss:.3f}  "
