@@ -77,13 +77,13 @@ class Passage:
 
     def activation(self, layer: int, kind: str) -> np.ndarray:
         """(N, H) values of one activation of one layer; CharrnnError naming what exists."""
-        if not 0 <= layer < len(self.layers):
-            raise CharrnnError(
-                f"layer {layer} does not exist (the model has layers 0–{len(self.layers) - 1})"
-            )
+        n = len(self.layers)
+        if not 0 <= layer < n:
+            have = "only layer 0" if n == 1 else f"layers 0–{n - 1}"
+            raise CharrnnError(f"layer {layer} does not exist (the model has {have})")
         if kind not in self.layers[layer]:
             names = ", ".join(ACTIVATIONS[self.cell])
-            raise CharrnnError(f"a {self.cell} layer has no {kind!r} (choose from {names})")
+            raise CharrnnError(f"{self.cell} layers have no {kind!r} (choose from {names})")
         return self.layers[layer][kind]
 
 
