@@ -256,10 +256,15 @@ def find_units(
     return sorted(scores, key=lambda s: -abs(s.r))  # stable: ties stay in layer/unit order
 
 
+def correlation_table(passage: Passage, layer: int, kind: str) -> tuple[list[str], np.ndarray]:
+    """(property names, (H, P) correlations) for every unit of one layer and kind."""
+    names = list(PROPERTIES)
+    return names, pearson(passage.activation(layer, kind), _property_table(passage, names))
+
+
 def unit_scores(passage: Passage, layer: int, kind: str) -> list[UnitScore]:
     """Each unit of one layer and kind with its strongest property, in unit order."""
-    names = list(PROPERTIES)
-    r = pearson(passage.activation(layer, kind), _property_table(passage, names))
+    names, r = correlation_table(passage, layer, kind)
     return _best_per_unit(layer, kind, r, names)
 
 
