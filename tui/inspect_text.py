@@ -125,7 +125,11 @@ class Scale:
     def bar(self, value: float) -> str:
         return BARS[min(int(self.fraction(value) * len(BARS)), len(BARS) - 1)]
 
+    def color(self, value: float) -> Color:
+        return Color.from_rgb(*_ramp(self.stops, self.fraction(value)))
+
     def style(self, value: float) -> Style:
+        """A background from the scale, with black or white text, whichever reads better."""
         r, g, b = _ramp(self.stops, self.fraction(value))
         dark = 0.299 * r + 0.587 * g + 0.114 * b < 140
         return Style(bgcolor=Color.from_rgb(r, g, b), color=WHITE if dark else BLACK)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from rich.cells import cell_len
 from rich.console import Group
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -116,19 +117,19 @@ def top_k_text(passage: Passage, t: int, width: int) -> Text:
     """What the model expected after text[t]: one line per guess, the character, its
     probability and a bar; the actual next character is marked ◀."""
     actual = passage.text[t + 1] if t + 1 < len(passage) else None
-    shown = visible(passage.text[t])
     p = passage.char_prob(t)
-    given = "first character" if p is None else f"p = {p:.3f} before it was read"
-    lines = [Text(f"#{t} {shown!s} · {given} · after it the model expected:", style="bold")]
+    head = f"#{t} {visible(passage.text[t])} " + ("(first)" if p is None else f"(p = {p:.3f})")
+    head += " · the model expected next:"
+    if actual is not None and actual not in dict(passage.top(t)):
+        head += f" (actual {visible(actual)}: p = {passage.target_prob[t]:.3f})"
+    lines = [Text(head, style="bold")]
     room = max(width - 22, 5)
     for ch, q in passage.top(t):
         line = Text(f"  {visible(ch):<3}{q:6.3f} ")
-        line.append(bar(q, room), PROBABILITY.style(q))
+        line.append(bar(q, room), Style(color=PROBABILITY.color(q)))
         if ch == actual:
             line.append(" ◀ next")
         lines.append(line)
-    if actual is not None and actual not in dict(passage.top(t)):
-        lines.append(Text(f"  (next is {visible(actual)}, p = {passage.target_prob[t]:.3f})"))
     return Text("\n").join(lines)
 
 
