@@ -38,6 +38,11 @@ GATES: dict[str, tuple[str, ...]] = {"rnn": (), "lstm": ("i", "f", "o"), "gru": 
 FINDER_KINDS: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9  # Karpathy et al. 2015's thresholds
 DEFAULT_PASSAGE_CHARS = 1000
+WARMUP_CHARS = 200  # read before a default passage, so that it starts from a carried state
+# From a zero state, a cell takes a few dozen characters to reach its working range, and that
+# drift correlates with anything that is on (or off) at the start of the passage: the finder
+# leaves out the first characters of a passage read from zero, at most a quarter of it.
+SETTLE_CHARS = 50
 MIN_FINDER_CHARS = 2
 
 
@@ -56,6 +61,7 @@ class Passage:
     top_ids: np.ndarray  # (N, k) the likeliest next characters after text[t], best first
     top_probs: np.ndarray  # (N, k) float64, their probabilities
     layers: list[dict[str, np.ndarray]]  # per layer: activation name -> (N, H)
+    settled_from: int = 0  # the first position the unit finder uses (see SETTLE_CHARS)
 
     def __len__(self) -> int:
         return len(self.text)
@@ -121,6 +127,7 @@ def forward_passage(
         top_ids=top_ids,
         top_probs=np.take_along_axis(probs, top_ids, axis=1),
         layers=layers,
+        settled_from=0 if state is not None else min(SETTLE_CHARS, len(ids) // 4),
     )
 
 
@@ -229,7 +236,11 @@ def _property_table(passage: Passage, names: list[str]) -> np.ndarray:
         raise CharrnnError(
             f"the unit finder needs a passage of at least {MIN_FINDER_CHARS} characters"
         )
-    return np.stack([PROPERTIES[n](passage.text) for n in names], axis=1)
+    return np.stack([PROPERTIES[n](passage.text) for n in names], axis=1)[passage.settled_from :]
+
+
+def _unit_values(passage: Passage, layer: int, kind: str) -> np.ndarray:
+    return passage.activation(layer, kind)[passage.settled_from :]
 
 
 def _best_per_unit(layer: int, kind: str, r: np.ndarray, names: list[str]) -> list[UnitScore]:
@@ -251,7 +262,7 @@ def find_units(
     scores: list[UnitScore] = []
     for layer in range(len(passage.layers)):
         for kind in kinds:
-            r = pearson(passage.activation(layer, kind), table)
+            r = pearson(_unit_values(passage, layer, kind), table)
             scores += _best_per_unit(layer, kind, r, names)
     return sorted(scores, key=lambda s: -abs(s.r))  # stable: ties stay in layer/unit order
 
@@ -259,7 +270,7 @@ def find_units(
 def correlation_table(passage: Passage, layer: int, kind: str) -> tuple[list[str], np.ndarray]:
     """(property names, (H, P) correlations) for every unit of one layer and kind."""
     names = list(PROPERTIES)
-    return names, pearson(passage.activation(layer, kind), _property_table(passage, names))
+    return names, pearson(_unit_values(passage, layer, kind), _property_table(passage, names))
 
 
 def unit_scores(passage: Passage, layer: int, kind: str) -> list[UnitScore]:
@@ -306,11 +317,13 @@ class Snapshot:
     config: Config
     default_text: str
     iteration: int = 0
-    state: list[State] | None = None  # the B=1 state passages start from; None is zero
+    default_state: list[State] | None = None  # B=1 state to read the default text from
 
     def passage(self, text: str | None = None, top_k: int = 5) -> Passage:
+        """The default text from its own state (the text before it), any other from zero."""
         text = self.default_text if text is None else text
-        return forward_passage(self.model, self.params, self.vocab, text, self.state, top_k)
+        state = self.default_state if text == self.default_text else None
+        return forward_passage(self.model, self.params, self.vocab, text, state, top_k)
 
     @property
     def summary(self) -> str:
@@ -319,26 +332,46 @@ class Snapshot:
         return f"{c.cell} {layers}{c.hidden}"
 
 
-def default_passage(ids: np.ndarray, vocab: Vocab, length: int = DEFAULT_PASSAGE_CHARS) -> str:
-    """`length` characters of `ids` starting at the beginning of a line, if one starts soon
-    (a zero state reads a line start most naturally)."""
-    head = ids[: length + 1]
-    newlines = np.flatnonzero(head == vocab.chars.index("\n")) if "\n" in vocab else []
-    start = int(newlines[0]) + 1 if len(newlines) and newlines[0] < length // 2 else 0
-    return vocab.decode(ids[start : start + length])
+def default_passage(
+    model: CharModel,
+    params: Params,
+    ids: np.ndarray,
+    vocab: Vocab,
+    length: int = DEFAULT_PASSAGE_CHARS,
+    warmup: int = WARMUP_CHARS,
+) -> tuple[str, list[State]]:
+    """`length` characters of `ids` from the first line start after `warmup` characters (or
+    from there, if no line starts soon), and the state after reading the text before it."""
+    start = min(warmup, max(len(ids) - length, 0))
+    if "\n" in vocab:
+        newline = vocab.chars.index("\n")
+        newlines = np.flatnonzero(ids[start : start + length // 2] == newline)
+        start += int(newlines[0]) + 1 if len(newlines) else 0
+        while start < len(ids) - length and ids[start] == newline:  # not on a blank line
+            start += 1
+    before = ids[max(start - warmup, 0) : start]
+    state = model.zero_state(1)
+    if len(before):
+        _, _, state = model.run(params, before[:, None], state)
+    return vocab.decode(ids[start : start + length]), state
 
 
 def take_snapshot(trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS) -> Snapshot:
     """Copies of the weights, a model object of its own, and a passage of held-out text (the
-    training text when nothing is held out). Call it between two steps, in the worker."""
+    training text when nothing is held out) with the state that the text before it leaves.
+    Call it between two steps, in the worker."""
     ids = trainer.val_ids if trainer.has_validation else trainer.train_ids
+    model = CharModel(trainer.config, len(trainer.vocab))
+    params = {k: v.copy() for k, v in trainer.params.items()}
+    text, state = default_passage(model, params, ids, trainer.vocab, length)
     return Snapshot(
-        model=CharModel(trainer.config, len(trainer.vocab)),
-        params={k: v.copy() for k, v in trainer.params.items()},
+        model=model,
+        params=params,
         vocab=trainer.vocab,
         config=trainer.config,
-        default_text=default_passage(ids, trainer.vocab, length),
+        default_text=text,
         iteration=trainer.iteration,
+        default_state=state,
     )
 
 

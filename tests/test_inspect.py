@@ -313,17 +313,38 @@ def test_a_snapshot_keeps_its_weights_while_training_goes_on() -> None:
     trainer = Trainer(Config(cell="gru", hidden=8, seq_length=10, val_fraction=0.3), text, seed=1)
     trainer.step()
     snap = take_snapshot(trainer, length=120)
-    before = forward_passage(snap.model, snap.params, snap.vocab, snap.default_text)
+    before = snap.passage()
     for _ in range(5):
         trainer.step()
     assert snap.iteration == 1
     assert snap.model is not trainer.model
     np.testing.assert_array_equal(snap.passage().target_prob, before.target_prob)
     assert not np.array_equal(snap.params["Why"], trainer.params["Why"])
-    held_out = trainer.vocab.decode(trainer.val_ids)
-    assert snap.default_text in held_out and len(snap.default_text) == 120
-    assert held_out[held_out.index(snap.default_text) - 1] == "\n"  # starts at a line start
     assert snap.summary == "gru 8"
+
+
+def test_the_default_passage_is_held_out_text_read_on_from_the_text_before_it() -> None:
+    text = "".join(f"line {i} of the corpus, held out or not.\n" for i in range(60))
+    trainer = Trainer(Config(cell="lstm", hidden=6, seq_length=10, val_fraction=0.5), text)
+    snap = take_snapshot(trainer, length=100)
+    held_out = trainer.vocab.decode(trainer.val_ids)
+    start = held_out.index(snap.default_text)
+    assert len(snap.default_text) == 100 and held_out[start - 1] == "\n"  # a line start
+    ids = trainer.vocab.encode(held_out[:start])
+    _, _, expected = snap.model.run(snap.params, ids[-200:, None], snap.model.zero_state(1))
+    for ours, theirs in zip(snap.default_state, expected, strict=True):
+        np.testing.assert_array_equal(ours[0], theirs[0])
+    warm = snap.passage()
+    np.testing.assert_array_equal(
+        warm.target_prob,
+        forward_passage(
+            snap.model, snap.params, snap.vocab, snap.default_text, expected
+        ).target_prob,
+    )
+    assert warm.settled_from == 0  # a carried state needs no settling
+    typed = snap.passage("line 9")  # anything else is read from a zero state
+    zero = forward_passage(snap.model, snap.params, snap.vocab, "line 9")
+    np.testing.assert_array_equal(typed.target_prob, zero.target_prob)
 
 
 # -- one training step, observed ------------------------------------------------------------------

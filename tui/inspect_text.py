@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
+from engine.cells.base import Params, State
 from engine.errors import CharrnnError
 from engine.inspect import (
     GateSaturation,
@@ -38,6 +39,7 @@ from engine.inspect import (
     gate_saturation,
     unit_scores,
 )
+from engine.model import CharModel
 
 BARS = "▁▂▃▄▅▆▇█"
 CURSOR_MARK = "▲"
@@ -374,27 +376,30 @@ def as_json(
 # -- `charrnn inspect` ---------------------------------------------------------------------------
 
 
-def passage_text(text: str | None, text_file: str | None, ckpt) -> str:  # type: ignore[no-untyped-def]
-    """--text, else --text-file, else a stretch of the held-out part of the checkpoint's
-    corpus when it is a bundled one."""
+def passage_source(
+    text: str | None, text_file: str | None, ckpt, model: CharModel, params: Params
+) -> tuple[str, list[State] | None]:  # type: ignore[no-untyped-def]
+    """(passage, start state): --text or --text-file from a zero state, else a stretch of the
+    held-out part of the checkpoint's corpus, when it is a bundled one, from the state the
+    text before it leaves."""
     import corpora
     from engine.data import read_text, split
 
     if text is not None and text_file is not None:
         raise CharrnnError("give --text or --text-file, not both")
     if text is not None:
-        return text
+        return text, None
     if text_file is not None:
-        return read_text(Path(text_file))
+        return read_text(Path(text_file)), None
     name = ckpt.meta.get("corpus", {}).get("name")
     if name not in corpora.BUNDLED:
         raise CharrnnError(
             f"no passage to inspect: give --text or --text-file (corpus {name!r} is not bundled)"
         )
-    corpus = read_text(corpora.bundled_path(name))
     vocab = ckpt.vocab
-    train, held_out = split(vocab.encode(corpus, what=f"corpus {name!r}"), ckpt.config.val_fraction)
-    return default_passage(held_out if len(held_out) > 1 else train, vocab)
+    ids = vocab.encode(read_text(corpora.bundled_path(name)), what=f"corpus {name!r}")
+    train, held_out = split(ids, ckpt.config.val_fraction)
+    return default_passage(model, params, held_out if len(held_out) > 1 else train, vocab)
 
 
 def report(
@@ -417,9 +422,8 @@ def report(
 
     ckpt = checkpoint.load(checkpoint_path)
     model, params = checkpoint.load_model(ckpt)
-    passage = forward_passage(
-        model, params, ckpt.vocab, passage_text(text, text_file, ckpt), top_k=top_k
-    )
+    source, state = passage_source(text, text_file, ckpt, model, params)
+    passage = forward_passage(model, params, ckpt.vocab, source, state, top_k=top_k)
     ref = parse_unit(unit, passage) if unit is not None else None
     finder = find_units(passage) if find else None
     saturations = gate_saturation(passage) if gates else None

@@ -245,6 +245,9 @@ class InspectScreen(Screen[None]):
     def _say(self, text: str) -> None:
         self._line("#inspect-message", text)
 
+    def validate_view(self, view: str) -> str:
+        return view if view in VIEWS else self.view
+
     def watch_view(self) -> None:
         if self.is_mounted:
             self._say("")
