@@ -317,12 +317,15 @@ class Snapshot:
     config: Config
     default_text: str
     iteration: int = 0
-    default_state: list[State] | None = None  # B=1 state to read the default text from
+    default_state: list[State] | None = None  # after the text before the default text
+    state: list[State] | None = None  # training's (stream 0), for any other text; None: zero
 
     def passage(self, text: str | None = None, top_k: int = 5) -> Passage:
-        """The default text from its own state (the text before it), any other from zero."""
+        """The default text read on from the text before it; any other text from the state
+        training carries (a model trained on a running stream has rarely seen a zero state,
+        and its slowest cells take hundreds of characters to settle from one)."""
         text = self.default_text if text is None else text
-        state = self.default_state if text == self.default_text else None
+        state = self.default_state if text == self.default_text else self.state
         return forward_passage(self.model, self.params, self.vocab, text, state, top_k)
 
     @property
@@ -372,6 +375,7 @@ def take_snapshot(trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS) -> Snap
         default_text=text,
         iteration=trainer.iteration,
         default_state=state,
+        state=[tuple(a[:1].copy() for a in s) for s in trainer.state],
     )
 
 

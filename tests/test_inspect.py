@@ -326,7 +326,9 @@ def test_a_snapshot_keeps_its_weights_while_training_goes_on() -> None:
 def test_the_default_passage_is_held_out_text_read_on_from_the_text_before_it() -> None:
     text = "".join(f"line {i} of the corpus, held out or not.\n" for i in range(60))
     trainer = Trainer(Config(cell="lstm", hidden=6, seq_length=10, val_fraction=0.5), text)
+    trainer.run(2)
     snap = take_snapshot(trainer, length=100)
+    np.testing.assert_array_equal(snap.state[0][1], trainer.state[0][1][:1])
     held_out = trainer.vocab.decode(trainer.val_ids)
     start = held_out.index(snap.default_text)
     assert len(snap.default_text) == 100 and held_out[start - 1] == "\n"  # a line start
@@ -342,9 +344,11 @@ def test_the_default_passage_is_held_out_text_read_on_from_the_text_before_it() 
         ).target_prob,
     )
     assert warm.settled_from == 0  # a carried state needs no settling
-    typed = snap.passage("line 9")  # anything else is read from a zero state
-    zero = forward_passage(snap.model, snap.params, snap.vocab, "line 9")
-    np.testing.assert_array_equal(typed.target_prob, zero.target_prob)
+    trainer.step()  # training's state moves on; the snapshot keeps its own copy
+    typed = snap.passage("line 9")  # anything else is read from training's state
+    carried = forward_passage(snap.model, snap.params, snap.vocab, "line 9", snap.state)
+    np.testing.assert_array_equal(typed.target_prob, carried.target_prob)
+    assert snap.state is not None and typed.settled_from == 0
 
 
 # -- one training step, observed ------------------------------------------------------------------

@@ -28,6 +28,7 @@ from rich.style import Style
 from rich.text import Text
 
 from engine.cells.base import Params, State
+from engine.checkpoint import Checkpoint
 from engine.errors import CharrnnError
 from engine.inspect import (
     GateSaturation,
@@ -377,20 +378,21 @@ def as_json(
 
 
 def passage_source(
-    text: str | None, text_file: str | None, ckpt, model: CharModel, params: Params
-) -> tuple[str, list[State] | None]:  # type: ignore[no-untyped-def]
-    """(passage, start state): --text or --text-file from a zero state, else a stretch of the
-    held-out part of the checkpoint's corpus, when it is a bundled one, from the state the
-    text before it leaves."""
+    text: str | None, text_file: str | None, ckpt: Checkpoint, model: CharModel, params: Params
+) -> tuple[str, list[State]]:
+    """(passage, start state): --text or --text-file, read from the state training left in
+    the checkpoint (as samples start); else a stretch of the held-out part of the
+    checkpoint's corpus, when it is a bundled one, read on from the text before it."""
     import corpora
+    from engine.checkpoint import sampling_state
     from engine.data import read_text, split
 
     if text is not None and text_file is not None:
         raise CharrnnError("give --text or --text-file, not both")
     if text is not None:
-        return text, None
+        return text, sampling_state(ckpt, model)
     if text_file is not None:
-        return read_text(Path(text_file)), None
+        return read_text(Path(text_file)), sampling_state(ckpt, model)
     name = ckpt.meta.get("corpus", {}).get("name")
     if name not in corpora.BUNDLED:
         raise CharrnnError(
