@@ -96,7 +96,7 @@ async def test_it_opens_on_the_predictions_view_with_its_keys_shown(trainer) -> 
         screen = await open_screen(pilot)
         text = screen_text(app)
         lines = text.split("\n")
-        assert "predictions" in lines[0] and "iteration 40" in lines[0]
+        assert "predictions" in lines[0] and "iter 40" in lines[0]
         assert "Esc back" in lines[-1] and "u neurons" in lines[-1]
         assert "·" in text and "⏎" in text  # spaces and newlines are visible
         # the top-5 under the cursor, with numbers

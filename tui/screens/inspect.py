@@ -159,7 +159,7 @@ class InspectScreen(Screen[None]):
             "gates": "inspect-gates-scroll",
             "step": "inspect-step",
         }.get(view, "inspect-passage")
-        title = f"inspect · iteration {self.snapshot.iteration:,} · {self.snapshot.summary} · "
+        title = f"inspect · iter {self.snapshot.iteration:,} · {self.snapshot.summary} · "
         if view == "neurons":
             header = self._draw_neurons()
         elif view == "predictions":
