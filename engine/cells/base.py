@@ -29,3 +29,7 @@ class Cell(Protocol):
         on entry are undefined: every element must be written); return d loss / d xs for dense
         input. `dhs` (T, B, H) is the caller's scratch and may be overwritten."""
         ...
+
+    def activations(self, cache: Any) -> dict[str, np.ndarray]:
+        """Forward's activations by name (h; LSTM i, f, o, g, c; GRU z, r, n), each (T, B, H)."""
+        ...

@@ -112,3 +112,8 @@ class GRUCell:
             return None
         np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)
+
+    def activations(self, cache: Any) -> dict[str, np.ndarray]:
+        """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""
+        _, a, _, hs = cache
+        return {"z": a[:, :, Z], "r": a[:, :, R], "n": a[:, :, N], "h": hs[1:]}

@@ -119,3 +119,9 @@ class LSTMCell:
             return None
         np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
         return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)
+
+    def activations(self, cache: Any) -> dict[str, np.ndarray]:
+        """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""
+        _, a, cs, _, hs = cache
+        gates = {"i": IN, "f": FORGET, "o": OUT, "g": CAND}
+        return {name: a[:, :, k] for name, k in gates.items()} | {"c": cs[1:], "h": hs[1:]}

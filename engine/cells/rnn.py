@@ -71,3 +71,8 @@ class RNNCell:
             return None
         np.dot(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
         return dot_last(draw, p["Wxh"])
+
+    def activations(self, cache: Any) -> dict[str, np.ndarray]:
+        """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""
+        _, hs = cache
+        return {"h": hs[1:]}

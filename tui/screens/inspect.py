@@ -1,0 +1,377 @@
+"""The inspect screen: what the model predicts along a passage, what one unit does, how
+saturated the gates are, and (while paused) what one training step does to each parameter.
+
+It reads only a `Snapshot` (copies of the weights): training may go on meanwhile. The host
+app gives it an `on_step` callback for `.`, and calls `show_step(stats, snapshot)` when the
+step is done (from a worker thread: through `app.call_from_thread`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Input, Static
+
+from engine.errors import CharrnnError
+from engine.inspect import (
+    ACTIVATIONS,
+    Passage,
+    Snapshot,
+    StepStats,
+    UnitScore,
+    correlation_table,
+    find_units,
+    gate_saturation,
+)
+from tui.inspect_text import (
+    PROBABILITY,
+    Scale,
+    activation_scale,
+    probabilities,
+    saturation_table,
+    unit_title,
+    visible,
+)
+from tui.widgets.inspect_views import PassageView, StepView, gates_text, top_k_text
+
+VIEWS = ("predictions", "neurons", "gates", "step")
+HELP = {
+    "predictions": "←→↑↓ move  t type  g sample  u neurons  s gates  . step  Esc back",
+    "neurons": "←→↑↓ move  [ ] unit  f finder  k h/c/gates  p predictions  . step  Esc back",
+    "gates": "p predictions  u neurons  . step  Esc back",
+    "step": ". another step  p predictions  u neurons  s gates  Esc back",
+}
+PREDICTIONS_LEGEND = "colour and bar: p given to each char · red/▁ surprised … green/█ expected"
+STEP_LEGEND = "gradients before clipping · update/weight = |Δw| / |w|, about 1e-3 is healthy"
+GATES_LEGEND = "each gate of each unit over the passage: how often shut (< 0.1), open (> 0.9)"
+PLOT_ROWS = 12  # the gate scatter's height until the screen has been laid out
+
+
+class InspectScreen(Screen[None]):
+    DEFAULT_CSS = """
+    InspectScreen { layout: vertical; }
+    InspectScreen #inspect-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
+    InspectScreen #inspect-header { height: 1; padding: 0 1; }
+    InspectScreen #inspect-views { height: 1fr; }
+    InspectScreen #inspect-gates { padding: 0 1; }
+    InspectScreen #inspect-detail {
+        height: 7; padding: 0 1; border-top: solid $primary;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    InspectScreen #inspect-input { display: none; }
+    InspectScreen #inspect-input.-open { display: block; }
+    InspectScreen #inspect-message { height: 1; padding: 0 1; color: $warning; }
+    InspectScreen #inspect-help { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="inspect.back"),
+        Binding("left", "move(-1)", "Left", show=False, id="inspect.left"),
+        Binding("right", "move(1)", "Right", show=False, id="inspect.right"),
+        Binding("up", "move_rows(-1)", "Up", show=False, id="inspect.up"),
+        Binding("down", "move_rows(1)", "Down", show=False, id="inspect.down"),
+        Binding("home", "cursor_to(0)", "Start", show=False, id="inspect.home"),
+        Binding("end", "cursor_to(-1)", "End", show=False, id="inspect.end"),
+        Binding("p", "view('predictions')", "Predictions", id="inspect.predictions"),
+        Binding("u", "view('neurons')", "Neurons", id="inspect.neurons"),
+        Binding("s", "view('gates')", "Gates", id="inspect.gates"),
+        Binding("t", "type_text", "Type a passage", id="inspect.type"),
+        Binding("g", "latest_sample", "Read the latest sample", id="inspect.sample"),
+        Binding("left_square_bracket", "unit(-1)", "Previous unit", id="inspect.unit_down"),
+        Binding("right_square_bracket", "unit(1)", "Next unit", id="inspect.unit_up"),
+        Binding("f", "next_found", "Finder's next unit", id="inspect.finder"),
+        Binding("k", "next_kind", "h, c or a gate", id="inspect.kind"),
+        Binding("full_stop", "step", "One training step", id="inspect.step"),
+    ]
+
+    view = reactive("predictions")
+    unit = reactive(0)  # over all layers: layer * hidden + unit
+    kind = reactive("h")
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        latest_sample: str | None = None,
+        on_step: Callable[[], None] | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.latest_sample = latest_sample
+        self.on_step = on_step
+        self.text = snapshot.default_text if text is None else text
+        self.passage: Passage = snapshot.passage(self.text)
+        self.stats: StepStats | None = None
+        self.scale: Scale = PROBABILITY  # the neurons view's, for its legend
+        self._found: list[UnitScore] | None = None
+        self._found_at = -1
+        self._tables: dict[tuple[int, str], tuple[list[str], np.ndarray]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="inspect-title")
+        yield Static(id="inspect-header")
+        with ContentSwitcher(initial="inspect-passage", id="inspect-views"):
+            yield PassageView(id="inspect-passage")
+            with VerticalScroll(id="inspect-gates-scroll"):
+                yield Static(id="inspect-gates")
+            yield StepView(id="inspect-step")
+        yield Static(id="inspect-detail")
+        yield Input(
+            placeholder="a passage to read · Enter reads it · Escape cancels",
+            id="inspect-input",
+            compact=True,
+        )
+        yield Static(id="inspect-message")
+        yield Static(id="inspect-help")
+
+    @property
+    def passage_view(self) -> PassageView:
+        return self.query_one(PassageView)
+
+    def on_mount(self) -> None:
+        self.watch(self.passage_view, "cursor", lambda _: self._draw_detail())
+        self.query_one(StepView).show(None)
+        self._draw()
+        self.passage_view.focus()
+
+    def on_resize(self) -> None:
+        if self.view == "gates":
+            self._draw()
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    def _line(self, selector: str, text: str) -> None:
+        self.query_one(selector, Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def _draw(self) -> None:
+        """Everything that depends on the view, the unit and the passage."""
+        view = self.view
+        self.query_one(ContentSwitcher).current = {
+            "gates": "inspect-gates-scroll",
+            "step": "inspect-step",
+        }.get(view, "inspect-passage")
+        title = f"inspect · iter {self.snapshot.iteration:,} · {self.snapshot.summary} · "
+        if view == "neurons":
+            header = self._draw_neurons()
+        elif view == "predictions":
+            self.passage_view.show(self.passage, probabilities(self.passage), PROBABILITY)
+            header = PREDICTIONS_LEGEND
+        elif view == "gates":
+            self._draw_gates()
+            header = GATES_LEGEND
+        else:
+            header = STEP_LEGEND
+        self._line("#inspect-title", title + self._describe(view))
+        self._line("#inspect-header", header)
+        self._line("#inspect-help", HELP[view])
+        self._draw_detail()
+
+    def _describe(self, view: str) -> str:
+        if view == "predictions" and len(self.passage) > 1:
+            nats = -np.log(self.passage.target_prob).mean()
+            return f"predictions · {len(self.passage):,} chars · {nats:.3f} nats/char"
+        return {"neurons": "neurons", "gates": "gate saturation", "step": "one training step"}.get(
+            view, view
+        )
+
+    def _draw_neurons(self) -> str:
+        layer, unit = self._layer_unit()
+        values = self.passage.activation(layer, self.kind)[:, unit]
+        self.scale = activation_scale(self.kind, values)
+        self.passage_view.show(self.passage, [float(v) for v in values], self.scale)
+        return unit_title(self._score(layer, unit))
+
+    def _draw_gates(self) -> None:
+        height = self.query_one("#inspect-views").size.height
+        rows = height - 3 if height > 8 else PLOT_ROWS
+        text = gates_text(
+            gate_saturation(self.passage),
+            len(self.passage.layers),
+            max(self.size.width - 4, 40),
+            rows,
+        )
+        self.query_one("#inspect-gates", Static).update(text)
+
+    def _draw_detail(self) -> None:
+        detail = self.query_one("#inspect-detail", Static)
+        t = self.passage_view.cursor
+        if self.view == "predictions":
+            detail.update(top_k_text(self.passage, t, max(self.size.width - 2, 30)))
+        elif self.view == "neurons":
+            detail.update(self._unit_detail(t))
+        elif self.view == "gates":
+            detail.update(saturation_table(gate_saturation(self.passage)))
+        else:
+            detail.update("")
+
+    def _layer_unit(self) -> tuple[int, int]:
+        return divmod(self.unit, self.passage.hidden)
+
+    def _table(self, layer: int, kind: str) -> tuple[list[str], np.ndarray]:
+        key = (layer, kind)
+        if key not in self._tables:
+            self._tables[key] = correlation_table(self.passage, layer, kind)
+        return self._tables[key]
+
+    def _score(self, layer: int, unit: int) -> UnitScore:
+        names, r = self._table(layer, self.kind)
+        best = int(np.abs(r[unit]).argmax())
+        return UnitScore(layer, self.kind, unit, names[best], float(r[unit, best]))
+
+    def _unit_detail(self, t: int) -> Text:
+        layer, unit = self._layer_unit()
+        value = float(self.passage.activation(layer, self.kind)[t, unit])
+        names, r = self._table(layer, self.kind)
+        order = np.argsort(-np.abs(r[unit]), kind="stable")[:4]
+        strongest = " · ".join(f"{names[i]} {r[unit, i]:+.2f}" for i in order)
+        kinds = "/".join(ACTIVATIONS[self.passage.cell])
+        return Text(
+            f"#{t} {visible(self.passage.text[t])} · {self.kind} = {value:+.3f}\n"
+            f"colour and bar: blue/▁ low … red/█ high · scale {self.scale.name}\n"
+            f"correlations: {strongest}\n"
+            f"layer {layer} (of {len(self.passage.layers)}) · unit {unit} "
+            f"(of {self.passage.hidden}) · k switches {kinds}"
+        )
+
+    def _say(self, text: str) -> None:
+        self._line("#inspect-message", text)
+
+    def validate_view(self, view: str) -> str:
+        return view if view in VIEWS else self.view
+
+    def watch_view(self) -> None:
+        if self.is_mounted:
+            self._say("")
+            self._draw()
+
+    def watch_unit(self) -> None:
+        if self.is_mounted and self.view == "neurons":
+            self._draw()
+
+    def watch_kind(self) -> None:
+        if self.is_mounted and self.view == "neurons":
+            self._draw()
+
+    # -- the passage --------------------------------------------------------------------------------
+
+    def read(self, text: str) -> bool:
+        """Read `text` instead; False (and a one-line message) if the model cannot."""
+        try:
+            passage = self.snapshot.passage(text)
+        except CharrnnError as exc:
+            self._say(str(exc))
+            return False
+        self.text, self.passage = text, passage
+        self._tables.clear()
+        self._found, self._found_at = None, -1
+        self.passage_view.cursor = 0
+        if self.view in ("gates", "step"):
+            self.view = "predictions"
+        self._draw()
+        return True
+
+    def set_latest_sample(self, text: str) -> None:
+        """The host hands over each new sample; `g` reads the latest."""
+        self.latest_sample = text
+
+    # -- actions ------------------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        box = self.query_one(Input)
+        if box.has_class("-open"):  # Escape first closes the text box
+            box.remove_class("-open")
+            self.passage_view.focus()
+            return
+        self.dismiss(None)
+
+    def action_move(self, delta: int) -> None:
+        self.passage_view.cursor += delta
+
+    def action_move_rows(self, delta: int) -> None:
+        self.passage_view.move_rows(delta)
+
+    def action_cursor_to(self, where: int) -> None:
+        self.passage_view.cursor = where if where >= 0 else len(self.passage) - 1
+
+    def action_view(self, view: str) -> None:
+        if view == "neurons" and self._found is None:
+            self.action_next_found()  # start on the finder's most interesting unit
+        else:
+            self.view = view
+
+    def action_type_text(self) -> None:
+        box = self.query_one(Input)
+        box.add_class("-open")
+        box.value = ""
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            self._say("type some text for the model to read")
+        elif self.read(event.value):
+            event.input.remove_class("-open")
+            self.passage_view.focus()
+
+    def action_latest_sample(self) -> None:
+        if self.latest_sample:
+            self.read(self.latest_sample)
+        else:
+            self._say("no sample yet to read")
+
+    def action_unit(self, delta: int) -> None:
+        if self.view != "neurons":
+            self.action_view("neurons")
+            return
+        total = self.passage.hidden * len(self.passage.layers)
+        self.unit = (self.unit + delta) % total
+
+    def action_next_found(self) -> None:
+        if len(self.passage) < 2:
+            self._say("the unit finder needs a passage of at least 2 characters")
+            return
+        if self._found is None:
+            self._found = find_units(self.passage)
+        self._found_at = (self._found_at + 1) % len(self._found)
+        score = self._found[self._found_at]
+        self.kind = score.kind
+        self.unit = score.layer * self.passage.hidden + score.unit
+        self.view = "neurons"
+        self._say(f"unit finder: rank {self._found_at + 1} of {len(self._found)} (f: next)")
+
+    def action_next_kind(self) -> None:
+        kinds = ACTIVATIONS[self.passage.cell]
+        self.kind = kinds[(kinds.index(self.kind) + 1) % len(kinds)]
+        self.action_view("neurons")
+
+    def action_step(self) -> None:
+        if self.on_step is None:
+            self._say("one step at a time works in the training console, while paused")
+            return
+        self._say("taking one training step …")
+        self.on_step()
+
+    def show_step(self, stats: StepStats, snapshot: Snapshot | None = None) -> None:
+        """Draw one step's statistics; given the new weights' snapshot, re-read the passage."""
+        self.stats = stats
+        self.query_one(StepView).show(stats)
+        if snapshot is not None:
+            self.snapshot = snapshot
+            cursor = self.passage_view.cursor
+            self.read(self.text)
+            self.passage_view.cursor = cursor
+        self.view = "step"
+        self._draw()
+        self._say(
+            f"iteration {stats.iteration:,} trained: its window's loss went "
+            f"{stats.loss_before:.4f} → {stats.loss_after:.4f} nats/char"
+        )
