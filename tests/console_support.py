@@ -81,6 +81,7 @@ CHARS = {
     "enter": "\r",
     "tab": "\t",
     "escape": "\x1b",
+    "full_stop": ".",
 }
 
 

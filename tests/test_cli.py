@@ -319,3 +319,27 @@ def test_sample_starts_from_the_state_training_left(capsys, tmp_path: Path) -> N
     argv = ["sample", str(path), "--greedy", "--prime", "The ", "--length", "60", "--zero-state"]
     assert run(capsys, *argv)[1] == fresh + "\n"
     assert fresh != want
+
+
+def test_inspect_prints_each_characters_probability_and_top_k(capsys, model_file: Path) -> None:
+    status, out, _ = run(capsys, "inspect", str(model_file), "--text", "bye", "--top-k", "2")
+    assert status == 0
+    assert "·" not in out.splitlines()[0] or "b" in out  # the passage's characters are listed
+    data_status, data, _ = run(capsys, "inspect", str(model_file), "--text", "bye", "--json")
+    parsed = json.loads(data)
+    assert data_status == 0 and isinstance(parsed, dict)
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--text", "XYZ"], "outside the model's vocabulary"),
+        (["--text", "bye", "--unit", "0:999"], "unit 999 does not exist"),
+        (["--text", "bye", "--unit", "seven"], "LAYER:N"),
+        (["--text", "bye", "--gates"], "needs an lstm or gru model"),
+        (["--text-file", "/nonexistent/passage.txt"], "no such file"),
+    ],
+)
+def test_bad_inspect_options(capsys, model_file: Path, args: list[str], fragment: str) -> None:
+    status, out, err = run(capsys, "inspect", str(model_file), *args)
+    assert_clean_error(status, out, err, fragment)

@@ -338,3 +338,23 @@ def test_compare_without_metrics_is_one_line(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("charrnn: error: ") and "metrics.jsonl" in err and err.count("\n") == 1
+
+
+async def test_i_inspects_the_weights_and_dot_takes_exactly_one_step(tmp_path):
+    from tui.screens.inspect import InspectScreen
+
+    app = make_app(tmp_path / "run", sample_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 20)
+        await press(pilot, "i")  # while training runs: a snapshot taken between two steps
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.session.paused)
+        before = app.session.trainer.iteration
+        await press(pilot, "full_stop")
+        await wait_for(pilot, lambda: app.screen.stats is not None)
+        assert app.session.trainer.iteration == before + 1
+        assert app.screen.stats.iteration == before
+        await wait_for(pilot, lambda: app.status.iteration == before + 1)
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))

@@ -36,6 +36,7 @@ from tui.protocol import (
     Resume,
     SampleReady,
     Saved,
+    SnapshotReady,
     Stop,
     TemperatureChanged,
     Welcome,
@@ -43,6 +44,7 @@ from tui.protocol import (
 from tui.run import RunSettings
 from tui.runstatus import read_status
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
+from tui.screens.inspect import InspectScreen
 
 
 @pytest.fixture
@@ -79,6 +81,16 @@ async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
         await wait_for(pilot, lambda: app.run_state == "paused")
         seen = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, PausedChanged))
         assert seen.paused  # the pause from one viewer reaches the other
+        await press(pilot, "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await press(pilot, "full_stop")  # one observed step of the paused run
+        stepped = await asyncio.to_thread(
+            watcher.wait_for, lambda e: isinstance(e, SnapshotReady) and e.stats is not None
+        )
+        await wait_for(pilot, lambda: app.screen.stats is not None)
+        assert app.screen.stats.iteration == stepped.stats["iteration"]
+        await press(pilot, "escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))
         await press(pilot, "plus")
         await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, TemperatureChanged))
         assert app.temperature == pytest.approx(1.1)
@@ -86,7 +98,7 @@ async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
         sample = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, SampleReady))
         assert sample.temperature == pytest.approx(1.1) and sample.requested
         await press(pilot, "p")
-        assert isinstance(app.screen, PrimeDialog)
+        await wait_for(pilot, lambda: isinstance(app.screen, PrimeDialog))
         await fill(pilot, "#prime-text", "bye")
         await press(pilot, "enter")
         primed = await asyncio.to_thread(
@@ -94,19 +106,19 @@ async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
         )
         assert primed.text.startswith("bye")
         await press(pilot, "s")
-        assert isinstance(app.screen, SaveDialog)
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
         await fill(pilot, "#save-path", str(tmp_path / "mine.npz"))
         await press(pilot, "enter")
         saved = await asyncio.to_thread(watcher.wait_for, lambda e: isinstance(e, Saved))
         assert saved.path == str(tmp_path / "mine.npz")
         await wait_for(pilot, lambda: "saved iteration" in app.message_line.text)
         await press(pilot, "l")
-        assert isinstance(app.screen, LoadDialog)
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadDialog))
         await fill(pilot, "#load-path", str(tmp_path / "mine.npz"))
         await press(pilot, "enter")
         await wait_for(pilot, lambda: "loaded" in app.message_line.text)
         await press(pilot, "question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         assert any("goes on training" in (b.tooltip or "") for b in app.screen.keys)
         await press(pilot, "escape")
         await press(pilot, "space")
@@ -126,11 +138,14 @@ async def test_stop_from_a_viewer_is_confirmed_and_saves_latest(detached):
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.status.iteration > 0)
         await press(pilot, "Q")
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await press(pilot, "n")  # asked, refused: nothing happens
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await pilot.pause(0.3)
         assert alive(pid)
-        await press(pilot, "Q", "y")
+        await press(pilot, "Q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await press(pilot, "y")
         await wait_for(pilot, lambda: app.outcome == "stopped" and app.return_code is not None)
     wait_until(lambda: not alive(pid), "the run to end")
     assert checkpoint.load(detached.latest).iteration > 0

@@ -24,9 +24,12 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from engine.errors import CharrnnError
+from engine.snapshot_file import read_snapshot, stats_from_dict
 from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
 from tui.metrics import Run, follow_run
 from tui.protocol import (
+    Inspect,
     Load,
     Loaded,
     Notice,
@@ -39,6 +42,8 @@ from tui.protocol import (
     Save,
     Saved,
     SetTemperature,
+    SnapshotReady,
+    Step,
     Stop,
     TemperatureChanged,
     TrainerInfo,
@@ -48,6 +53,7 @@ from tui.rundir import RunDir
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.curves import CurvesScreen
 from tui.screens.help import key_label
+from tui.screens.inspect import InspectScreen
 from tui.session import Session
 from tui.themes import HIGH_CONTRAST, THEMES
 from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
@@ -88,6 +94,13 @@ class ConsoleApp(App[int]):
         Binding("n", "sample_now", "Sample", id="sample", tooltip="Sample now"),
         Binding(
             "p", "prime_sample", "Prime", show=False, id="prime", tooltip="Sample from a prime text"
+        ),
+        Binding(
+            "i",
+            "inspect",
+            "Inspect",
+            id="inspect",
+            tooltip="Inspect the network: predictions, neurons, gates, one step of backprop",
         ),
         Binding(
             "g",
@@ -154,7 +167,10 @@ class ConsoleApp(App[int]):
             TemperatureChanged: self._on_temperature_changed,
             Saved: self._on_saved,
             Loaded: self._on_loaded,
+            SnapshotReady: self._on_snapshot_ready,
         }
+        self._awaiting_snapshot = False
+        self.latest_sample = ""  # for the inspect screen's `g`
 
     @property
     def session(self) -> Session | None:
@@ -228,6 +244,9 @@ class ConsoleApp(App[int]):
         self.samples.flush_if_due()
 
     def _on_sample_ready(self, event: SampleReady) -> None:
+        self.latest_sample = event.text
+        if isinstance(self.screen, InspectScreen):
+            self.screen.set_latest_sample(event.text)
         self.samples.add_sample(
             event.iteration, event.temperature, event.loss, event.text, event.prime
         )
@@ -304,6 +323,38 @@ class ConsoleApp(App[int]):
                 self.link.send(Load(str(path.resolve())))
 
         self.push_screen(LoadDialog(found), chosen)
+
+    def action_inspect(self) -> None:
+        if isinstance(self.screen, InspectScreen) or self._awaiting_snapshot:
+            return
+        self._awaiting_snapshot = True
+        self.message_line.show("taking a snapshot of the weights …")
+        self.link.send(Inspect())
+
+    def _on_snapshot_ready(self, event: SnapshotReady) -> None:
+        """Open the inspect screen on the snapshot this console asked for, or show a step
+        (from any viewer) on the screen that is open."""
+        screen = self.screen if isinstance(self.screen, InspectScreen) else None
+        if not (self._awaiting_snapshot or (screen and event.stats)):
+            return
+        try:
+            snapshot = read_snapshot(Path(event.path))
+        except CharrnnError as exc:
+            self.message_line.show(f"inspect failed: {exc}", "error")
+            self._awaiting_snapshot = False
+            return
+        if screen is not None and event.stats:
+            screen.show_step(stats_from_dict(event.stats), snapshot)
+        elif self._awaiting_snapshot:
+            self.message_line.show(f"inspecting the weights of iteration {event.iteration:,}")
+            self.push_screen(
+                InspectScreen(
+                    snapshot,
+                    latest_sample=self.latest_sample or None,
+                    on_step=lambda: self.link.send(Step()),
+                )
+            )
+        self._awaiting_snapshot = False
 
     def action_curves(self) -> None:
         if isinstance(self.screen, CurvesScreen):

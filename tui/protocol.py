@@ -59,7 +59,17 @@ class Stop:
     save: bool = True  # save the state to the run directory's latest.npz on the way out
 
 
-Command = Pause | Resume | SetTemperature | Sample | Save | Load | Stop
+@dataclass(frozen=True)
+class Inspect:
+    """Write a snapshot of the weights for the inspect screen (answered by SnapshotReady)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Train exactly one step, observed (a paused run only); answered by SnapshotReady."""
+
+
+Command = Pause | Resume | SetTemperature | Sample | Save | Load | Stop | Inspect | Step
 
 
 # -- events (run -> viewers) ------------------------------------------------------------------
@@ -148,6 +158,15 @@ class Saved:
 
 
 @dataclass
+class SnapshotReady:
+    """A snapshot of the weights is in `path`; after a Step, `stats` says what the step did."""
+
+    path: str
+    iteration: int
+    stats: dict[str, Any] | None = None
+
+
+@dataclass
 class Loaded:
     path: str
     info: TrainerInfo
@@ -171,6 +190,8 @@ MESSAGE_TYPES: dict[str, type] = {
         Save,
         Load,
         Stop,
+        Inspect,
+        Step,
         Welcome,
         Progress,
         SampleReady,
@@ -179,6 +200,7 @@ MESSAGE_TYPES: dict[str, type] = {
         TemperatureChanged,
         Saved,
         Loaded,
+        SnapshotReady,
     )
 }
 

@@ -19,12 +19,14 @@ from tui.protocol import (
     MESSAGE_TYPES,
     Command,
     Event,
+    Inspect,
     Pause,
     ProtocolError,
     Resume,
     Sample,
     Save,
     SetTemperature,
+    Step,
     Stop,
     decode,
     encode,
@@ -34,7 +36,7 @@ from tui.run import ExitReport
 from tui.rundir import RunDir
 from tui.session import Call, Session
 
-COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop)
+COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Inspect, Step)
 MAX_BACKLOG = 4 << 20  # bytes queued for one viewer before it is dropped as too slow
 STATUS_INTERVAL = 2.0  # seconds between run.json updates
 assert all(cls.__name__ in MESSAGE_TYPES for cls in COMMANDS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import queue
+import tempfile
 import threading
 import time
 from collections import deque
@@ -22,10 +23,13 @@ import numpy as np
 
 from engine import checkpoint
 from engine.errors import CharrnnError
+from engine.inspect import StepStats, step_statistics, take_snapshot
+from engine.snapshot_file import stats_to_dict, write_snapshot
 from engine.trainer import Trainer
 from tui.protocol import (
     Command,
     Event,
+    Inspect,
     Load,
     Loaded,
     Notice,
@@ -38,6 +42,8 @@ from tui.protocol import (
     Save,
     Saved,
     SetTemperature,
+    SnapshotReady,
+    Step,
     Stop,
     TemperatureChanged,
     Welcome,
@@ -49,6 +55,7 @@ IDLE_WAIT = 0.1  # seconds a paused worker sleeps before looking at cancellation
 GIVE_WAY_NAP = 0.002  # seconds the worker sleeps at a time while the UI has priority
 REPORT_INTERVAL = 0.25  # seconds between Progress events: looks live, costs the UI little
 RECENT_SAMPLES = 20  # samples a newly attached viewer is shown
+SNAPSHOT_FILE = "inspect.npz"  # in the run directory: what the inspect screen reads
 
 
 @dataclass(frozen=True)
@@ -214,6 +221,10 @@ class Session:
         elif isinstance(command, Stop):
             self._stopping = True
             self._save_on_exit = bool(command.save)
+        elif isinstance(command, Inspect):
+            self._snapshot(None)
+        elif isinstance(command, Step):
+            self._observed_step()
 
     def _resume(self) -> None:
         if self.trainer.diverged:
@@ -272,6 +283,30 @@ class Session:
             self.post(sample)
         else:
             self._pending_samples.append(sample)  # posted with the next report: one wake-up
+
+    def _snapshot(self, stats: StepStats | None) -> None:
+        """Write the weights for the inspect screen, between two steps."""
+        # Absolute: the viewer that reads it may run in another directory.
+        folder = self.run_dir.path.resolve() if self.run_dir else Path(tempfile.gettempdir())
+        path = write_snapshot(take_snapshot(self.trainer), folder / SNAPSHOT_FILE)
+        as_dict = stats_to_dict(stats) if stats is not None else None
+        self.post(SnapshotReady(str(path), self.trainer.iteration, as_dict))
+
+    def _observed_step(self) -> None:
+        """Exactly one training step with its statistics (paused runs only)."""
+        if not self.paused or self.trainer.diverged:
+            self.post(Notice("one step at a time needs a paused run: press space first", "warning"))
+            return
+        n = self.trainer.iteration
+        result, stats = step_statistics(self.trainer)
+        if not math.isfinite(result.loss) or self.trainer.diverged:
+            self._diverged(n, result.loss)
+            return
+        self._pending.append(result.nats_per_char)
+        self._pending_chars += result.chars
+        self.policy.after_step(self.trainer, result)
+        self._report(time.perf_counter())
+        self._snapshot(stats)
 
     def _load(self, path: Path) -> None:
         try:

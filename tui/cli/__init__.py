@@ -42,5 +42,6 @@ def run_command(args: argparse.Namespace) -> int:
         "attach": detach.attach,
         "runs": detach.list_runs,
         "compare": commands.compare,
+        "inspect": commands.inspect,
     }
     return handlers[args.command](args)

@@ -7,6 +7,8 @@ below this module sees an argparse Namespace.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,11 +78,31 @@ def sample(args: argparse.Namespace) -> int:
     ckpt = checkpoint.load(args.checkpoint)
     model, params = checkpoint.load_model(ckpt)
     settings = SampleSettings(
-        length=args.length, temperature=args.temperature, top_k=args.top_k, greedy=args.greedy
+        length=args.length, temperature=args.temperature, top_k=args.top_k or 0, greedy=args.greedy
     )
     rng = np.random.default_rng(args.seed)
     state = None if args.zero_state else checkpoint.sampling_state(ckpt, model)
     text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime, state=state)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def inspect(args: argparse.Namespace) -> int:
+    from tui.inspect_text import report
+
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ and not args.json
+    text = report(
+        args.checkpoint,
+        text=args.text,
+        text_file=args.text_file,
+        top_k=5 if args.top_k is None else args.top_k,
+        unit=args.unit,
+        find=args.find_units,
+        gates=args.gates,
+        json_out=args.json,
+        color=colour,
+        width=shutil.get_terminal_size().columns,
+    )
     sys.stdout.write(text + "\n")
     return 0
 

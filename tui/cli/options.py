@@ -158,7 +158,13 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("fps", f"redraw at most N times a second; lower it over a slow SSH link (default {DEFAULT_FPS})", size, default=DEFAULT_FPS, metavar="N"),
     Option("theme", "colours: dark, light, ansi (the terminal's own 16 colours) or high-contrast (default dark; NO_COLOR=1 in the environment turns colour off)", default="dark", choices=THEME_CHOICES),
     Option("length", "characters to generate after the prime (default 500)", count, default=500, metavar="N"),
-    Option("top_k", "sample only among the K likeliest characters (default 0: all)", count, default=0, metavar="K"),
+    Option("top_k", "the K likeliest next characters: sample draws only among them (default: all); inspect lists them (default 5)", count, metavar="K"),
+    Option("text", "the passage to inspect (default: held-out text of the checkpoint's bundled corpus)", metavar="T"),
+    Option("text_file", "read the passage to inspect from this UTF-8 file", metavar="F"),
+    Option("unit", "show one unit's activation along the passage: LAYER:N, or LAYER:N:KIND for an LSTM/GRU gate or cell (e.g. 0:37:c)", metavar="LAYER:N"),
+    Option("find_units", "rank the units that follow simple properties of the text (quotes, brackets, line position, ...)", flag=True),
+    Option("gates", "LSTM/GRU gate saturation: per layer and gate, the share of steps below 0.1 and above 0.9", flag=True),
+    Option("json", "print everything as one JSON object, for scripts", flag=True),
     Option("greedy", "always take the likeliest character", flag=True),
     Option("prime", "text to read first; the output starts with it (default: start after a newline)", metavar="TEXT"),
     Option("zero_state", "start from a zero hidden state, as at the very start of the corpus, instead of the state training left in the checkpoint", flag=True),
@@ -203,6 +209,14 @@ COMMANDS: dict[str, CommandSpec] = {
         "central differences; exits 0 only if every parameter's relative error is below 1e-5. "
         "Flags left out keep the classic preset's values.",
         hyper_parameters=("cell", "layers", "embedding", "dropout"),
+    ),
+    "inspect": CommandSpec(
+        help="what a model predicts along a passage, which units fire, how its gates saturate",
+        description="Inspect the model in CHECKPOINT: each character's probability and the "
+        "top-K guesses for the next one (the default), one unit's activations, the units "
+        "that follow properties of the text, and gate saturation.",
+        options=("checkpoint", "text", "text_file", "top_k", "unit", "find_units", "gates",
+                 "json"),
     ),
     "attach": CommandSpec(
         help="open the console on a detached run",
