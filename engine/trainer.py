@@ -82,7 +82,9 @@ class Trainer:
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
-        per_char_start = -math.log(1.0 / len(self.vocab))
+        # min-char-rnn's -log(1/V), plus 0.0: with one character that is -0.0, which prints
+        # as "-0.000000" (x + 0.0 is x for every other x).
+        per_char_start = -math.log(1.0 / len(self.vocab)) + 0.0
         units = config.seq_length if config.loss == "sum" else 1
         self.smooth_loss = per_char_start * units
         self.history = LossHistory()  # nats per character of every iteration, bounded
