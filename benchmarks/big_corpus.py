@@ -45,6 +45,7 @@ print(json.dumps({
     "build_s": round(t2 - t1, 2),
     "first_step_s": round(t3 - t2, 2),
     "to_first_log_line_s": round(t3 - t0, 2),
+    "to_first_log_line_cpu_s": round(time.process_time(), 2),  # what an idle machine takes
     "validated": result.val_loss is not None,
 }))
 """
