@@ -114,7 +114,7 @@ class ArrayRules:
 
     def _rule(self, name: str, header: Header) -> tuple[tuple[int, ...] | None, str]:
         """(the exact shape, or None for any within `max_bytes`; the dtype wanted: the
-        model's by name, or "f" any float, or "iu" any integer)."""
+        model's by name, or ANY_FLOAT, or ANY_INT)."""
         c, v, model = self.config, self.vocab_size, self.config.dtype
         if name.startswith("history/"):
             return self._history_rule(name, header), ANY_FLOAT

@@ -37,7 +37,7 @@ class Config:
     # samples, not the model or the data layout (nanoGPT and char-rnn keep the same rule
     # beside their loads).
     RESUMABLE: ClassVar[frozenset[str]] = frozenset(
-        {"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every"}
+        {"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every", "val_chars"}
     )
 
     cell: str = "rnn"
@@ -60,6 +60,7 @@ class Config:
     init_scale: float = 0.01  # weights ~ randn * init_scale, biases zero
     val_fraction: float = 0.0  # held-out tail of the corpus
     eval_every: int = 0  # evaluate the held-out tail every N iterations; 0 never
+    val_chars: int = 200_000  # characters a validation pass predicts, evenly spread; 0 all
 
     def validate(self) -> Config:
         """Self, or a CharrnnError naming the first bad value: its type, its range, then
@@ -91,6 +92,8 @@ class Config:
                 raise CharrnnError(f"{name} must be at least 1 (got {getattr(self, name)})")
         if self.eval_every < 0:
             raise CharrnnError(f"eval_every must be 0 (never) or more (got {self.eval_every})")
+        if self.val_chars < 0:
+            raise CharrnnError(f"val_chars must be 0 (all) or more (got {self.val_chars})")
         for name, allowed in (
             ("cell", CELLS),
             ("optimizer", OPTIMIZERS),

@@ -14,6 +14,7 @@ from engine.files import check_regular_file
 BINARY_SNIFF_BYTES = 8192
 # The text, its ids and the windows all live in memory: about 3x the file at 1 byte per id.
 MAX_CORPUS_BYTES = 2 * 1024**3
+FINGERPRINT_CHUNK = 1 << 22
 
 
 def read_text(path: Path) -> str:
@@ -47,7 +48,11 @@ def read_text(path: Path) -> str:
 
 
 def fingerprint(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of the text's UTF-8, encoded a chunk at a time (no second copy of a corpus)."""
+    digest = hashlib.sha256()
+    for start in range(0, len(text), FINGERPRINT_CHUNK):
+        digest.update(text[start : start + FINGERPRINT_CHUNK].encode("utf-8"))
+    return digest.hexdigest()
 
 
 def split(ids: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -89,7 +94,7 @@ class BatchStream:
             self.position = 0
             self.fresh = False
         idx = self.starts[None, :] + self.position + np.arange(self.seq_length + 1)[:, None]
-        window = self.data[idx]
+        window = self.data[idx].astype(np.intp)  # ids are stored small; the model indexes
         self.position += self.seq_length
         return window[:-1], window[1:], reset
 

@@ -12,6 +12,12 @@ except the < `lanes` last ones that do not fill a lane. The result is the mean o
 More lanes are faster (bigger matrix products, fewer sequential steps) but each lane's first
 few characters are read without context; with 16 lanes over tinyshakespeare's held-out 10%
 (~7,000 characters a lane) that cold start is a negligible share.
+
+A pass may be bounded to `limit` predicted characters (the trainer's `val_chars`, 200,000 by
+default): each lane then reads only its first limit // lanes characters. The lanes still start
+where they would in a full pass, evenly spread over the held-out text, and a pass reads the
+same characters every time, so figures stay comparable across a run and between runs. A
+held-out text within the limit is read in full, exactly as without one.
 """
 
 from __future__ import annotations
@@ -32,14 +38,26 @@ S = TypeVar("S")  # whatever recurrent state a model carries between chunks
 ChunkNats = Callable[[np.ndarray, np.ndarray, S], tuple[float, S]]
 
 
-def lanes_of(ids: np.ndarray, lanes: int = EVAL_LANES) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, targets), each (n, L) time-major, for L = min(lanes, len(ids) - 1) lanes."""
-    if len(ids) < 2:
-        raise CharrnnError(f"held-out text has {len(ids)} characters; validation needs at least 2")
-    lanes = min(lanes, len(ids) - 1)
-    n = (len(ids) - 1) // lanes
-    idx = np.arange(lanes)[None, :] * n + np.arange(n + 1)[:, None]
-    window = ids[idx]
+def lane_shape(
+    length: int, lanes: int = EVAL_LANES, limit: int | None = None
+) -> tuple[int, int, int]:
+    """(lanes, distance between lane starts, characters each lane predicts) for `length`
+    held-out characters; lanes * the last is how many a pass predicts."""
+    if length < 2:
+        raise CharrnnError(f"held-out text has {length} characters; validation needs at least 2")
+    lanes = min(lanes, length - 1)
+    stride = (length - 1) // lanes
+    return lanes, stride, (stride if limit is None else max(1, min(stride, limit // lanes)))
+
+
+def lanes_of(
+    ids: np.ndarray, lanes: int = EVAL_LANES, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, targets), each (n, L) time-major, for L = min(lanes, len(ids) - 1) lanes;
+    with a limit, n is at most limit // L (at least 1)."""
+    lanes, stride, n = lane_shape(len(ids), lanes, limit)
+    idx = np.arange(lanes)[None, :] * stride + np.arange(n + 1)[:, None]
+    window = ids[idx].astype(np.intp)  # ids are stored small; the model indexes with them
     return window[:-1], window[1:]
 
 
@@ -70,9 +88,11 @@ def validation_loss(
     ids: np.ndarray,
     lanes: int = EVAL_LANES,
     chunk: int = EVAL_CHUNK,
+    limit: int | None = None,
 ) -> float:
-    """Mean nats per character of `model` over held-out `ids`, as defined above."""
-    inputs, targets = lanes_of(ids, lanes)
+    """Mean nats per character of `model` over held-out `ids` (at most `limit` of them
+    predicted), as defined above."""
+    inputs, targets = lanes_of(ids, lanes, limit)
 
     def chunk_nats(x: np.ndarray, y: np.ndarray, state: list[State]) -> tuple[float, list[State]]:
         top, _, state = model.run(params, x, state)

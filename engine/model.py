@@ -136,7 +136,9 @@ class CharModel:
         z = np.dot(top.reshape(-1, top.shape[-1]), params["Why"].T)
         z += params["by"]
         probs = softmax(z)
-        total = -float(np.add.reduce(np.log(probs.reshape(-1)[self._target_index(targets)])))
+        # 0.0 - x rather than -x: the same for every x but 0.0, whose negation prints "-0.0"
+        # (a one-character corpus, where every probability is 1).
+        total = 0.0 - float(np.add.reduce(np.log(probs.reshape(-1)[self._target_index(targets)])))
         n_chars = targets.size
         loss = total if self.config.loss == "sum" else total / n_chars
         probs = probs.reshape(*targets.shape, self.vocab_size)

@@ -14,7 +14,7 @@ from engine.cells.base import Params, State
 from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
 from engine.errors import CharrnnError
-from engine.evaluate import validation_loss
+from engine.evaluate import lane_shape, validation_loss
 from engine.history import LossHistory
 from engine.model import CharModel
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
@@ -82,7 +82,9 @@ class Trainer:
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
-        per_char_start = -math.log(1.0 / len(self.vocab))
+        # min-char-rnn's -log(1/V), plus 0.0: with one character that is -0.0, which prints
+        # as "-0.000000" (x + 0.0 is x for every other x).
+        per_char_start = -math.log(1.0 / len(self.vocab)) + 0.0
         units = config.seq_length if config.loss == "sum" else 1
         self.smooth_loss = per_char_start * units
         self.history = LossHistory()  # nats per character of every iteration, bounded
@@ -163,12 +165,23 @@ class Trainer:
         every = self.config.eval_every
         return bool(every) and self.has_validation and iteration % every == 0
 
-    def evaluate(self) -> float:
-        """Mean nats per character over the held-out split (see engine.evaluate for exactly
-        how). Reads the weights only: training state, cursors and RNG are untouched."""
+    def evaluate(self, full: bool = False) -> float:
+        """Mean nats per character over the held-out split, at most `config.val_chars` of it
+        unless `full` (see engine.evaluate for exactly how). Reads the weights only: training
+        state, cursors and RNG are untouched."""
         if not self.has_validation:
             raise CharrnnError("no held-out text to evaluate on (val_fraction is 0)")
-        return validation_loss(self.model, self.params, self.val_ids)
+        limit = None if full or not self.config.val_chars else self.config.val_chars
+        return validation_loss(self.model, self.params, self.val_ids, limit=limit)
+
+    @property
+    def validation_scope(self) -> tuple[int, int]:
+        """(characters a validation pass predicts, characters held out): for saying in the
+        log when a pass reads only part of the held-out text."""
+        if not self.has_validation:
+            return 0, 0
+        lanes, _, per_lane = lane_shape(len(self.val_ids), limit=self.config.val_chars or None)
+        return lanes * per_lane, len(self.val_ids)
 
     def record_validation(self, iteration: int) -> float:
         """Evaluate now and add (iteration, loss) to the history."""

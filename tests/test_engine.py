@@ -142,3 +142,11 @@ def test_a_seed_outside_what_the_generators_take_is_refused(blog_text: str, seed
 
 def test_the_largest_seed_is_taken(blog_text: str) -> None:
     assert Trainer(preset("classic").replace(hidden=4), blog_text, seed=2**32 - 1).seed == 2**32 - 1
+
+
+def test_a_one_character_corpus_reports_a_loss_of_zero_not_minus_zero() -> None:
+    trainer = Trainer(preset("classic").replace(hidden=4, seq_length=3), "a" * 20)
+    assert f"{trainer.smooth_loss:f}" == "0.000000"
+    result = trainer.step()
+    shown = [result.loss, result.smooth_loss, result.nats_per_char, result.smooth_nats_per_char]
+    assert [f"{x:f}" for x in shown] == ["0.000000"] * 4

@@ -132,6 +132,7 @@ HYPER_PARAMETERS: tuple[Option, ...] = (
     Option("lr_decay_every", "iterations between learning-rate decays", size, metavar="N"),
     Option("val_fraction", "hold out this tail of the corpus for validation; 0 none", fraction, metavar="F"),
     Option("eval_every", "validate every N iterations; 0 never", count, metavar="N"),
+    Option("val_chars", "characters a validation pass predicts, evenly spread and the same each time; 0 all", count, metavar="N"),
     Option("init_scale", "initial weights ~ randn * S", positive, metavar="S"),
 )  # fmt: skip
 HP_PREFIX = "hp_"
@@ -183,7 +184,7 @@ class CommandSpec:
 RESUME_NOTE = (
     "Each overrides the --preset's value. On --resume the checkpoint's model and data layout "
     "are kept; only the training schedule (--lr, --clip, --clip-norm, --lr-decay, "
-    "--lr-decay-every, --eval-every) may change."
+    "--lr-decay-every, --eval-every, --val-chars) may change."
 )
 ALL_HYPER_PARAMETERS = tuple(o.dest for o in HYPER_PARAMETERS)
 
