@@ -47,7 +47,8 @@ def bias_corrected(config: Config) -> bool:
 def start_value(vocab_size: int, units: int = 1) -> float:
     """min-char-rnn's starting value: the loss of a uniform guess, -ln(1/V) per character,
     times the characters in one unit of loss (seq_length for a summed window)."""
-    return float(-np.log(1.0 / vocab_size) * units)
+    # + 0.0: with one character -ln(1) is -0.0, which would print as "-0.000000".
+    return float(-np.log(1.0 / vocab_size) * units) + 0.0
 
 
 class LossSmoother:

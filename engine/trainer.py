@@ -19,17 +19,16 @@ from engine.history import LossHistory
 from engine.model import CharModel
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
 from engine.sampling import SampleSettings, sample_text
+from engine.smoothing import LossSmoother
 from engine.statedict import check_rng, check_seed, check_values, load_arrays_into
 from engine.vocab import Vocab
-
-SMOOTHING = 0.999  # min-char-rnn: smooth_loss = 0.999 * smooth_loss + 0.001 * loss
 
 
 @dataclass(frozen=True)
 class StepResult:
     iteration: int  # the iteration just trained, counting from 0 as min-char-rnn does
     loss: float  # this window's loss (summed or mean, as the config says)
-    smooth_loss: float  # min-char-rnn's smoothed loss, same units as `loss`
+    smooth_loss: float  # the smoothed loss (min-char-rnn's for classic), same units as `loss`
     nats_per_char: float  # this window's mean loss per character
     smooth_nats_per_char: float
     chars: int  # characters trained on in this step
@@ -82,11 +81,8 @@ class Trainer:
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
-        # min-char-rnn's -log(1/V), plus 0.0: with one character that is -0.0, which prints
-        # as "-0.000000" (x + 0.0 is x for every other x).
-        per_char_start = -math.log(1.0 / len(self.vocab)) + 0.0
-        units = config.seq_length if config.loss == "sum" else 1
-        self.smooth_loss = per_char_start * units
+        # min-char-rnn's average for its summed loss, an honest short one otherwise.
+        self.smoother = LossSmoother.for_config(config, len(self.vocab))
         self.history = LossHistory()  # nats per character of every iteration, bounded
         self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
         self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
@@ -108,7 +104,7 @@ class Trainer:
         fwd, grads, self.state = self.model.loss_and_grads(
             self.params, inputs, targets, self.state, self.rng
         )
-        self.smooth_loss = SMOOTHING * self.smooth_loss + (1 - SMOOTHING) * fwd.loss
+        self.smoother.update(fwd.loss)
         clip_elementwise(grads, self.config.clip)
         if self.config.clip_norm > 0:
             clip_global_norm(grads, self.config.clip_norm)
@@ -128,9 +124,9 @@ class Trainer:
         return StepResult(
             iteration=self.iteration - 1,
             loss=fwd.loss,
-            smooth_loss=self.smooth_loss,
+            smooth_loss=self.smoother.value,
             nats_per_char=fwd.nats_per_char,
-            smooth_nats_per_char=self.smooth_loss / self.loss_units,
+            smooth_nats_per_char=self.smooth_nats_per_char,
             chars=targets.size,
             seconds=seconds,
             reset=reset,
@@ -148,6 +144,16 @@ class Trainer:
         """The loss history's points as float32, oldest first (see engine.history): one per
         iteration for the first 65,536, then means of evenly spaced blocks of iterations."""
         return self.history.values()
+
+    @property
+    def smooth_loss(self) -> float:
+        """The running average as checkpoints store it (min-char-rnn's figure for classic)."""
+        return self.smoother.raw
+
+    @property
+    def smooth_nats_per_char(self) -> float:
+        """The smoothed loss to show, in nats per character (see engine/smoothing.py)."""
+        return self.smoother.value / self.loss_units
 
     @property
     def diverged(self) -> bool:
@@ -269,7 +275,9 @@ class Trainer:
             load_arrays_into(f"layer {i} state", dict(enumerate(saved)), dict(enumerate(own)))
         self.seed = d["seed"]
         self.iteration = d["iteration"]
-        self.smooth_loss = float(d["smooth_loss"])
+        self.smoother = LossSmoother.for_config(
+            self.config, len(self.vocab), raw=float(d["smooth_loss"]), count=self.iteration
+        )
         self.elapsed = float(d["elapsed"])
         self.rng.bit_generator.state = check_rng(d["rng"])
         if d["corpus"]["fingerprint"] == self.corpus.fingerprint:

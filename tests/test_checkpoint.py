@@ -233,7 +233,7 @@ def test_save_refuses_non_finite_parameters_and_keeps_the_previous_file(
 
 
 def test_save_refuses_a_diverged_loss(tiny_trainer: Trainer, tmp_path: Path) -> None:
-    tiny_trainer.smooth_loss = float("nan")
+    tiny_trainer.smoother.raw = float("nan")
     with pytest.raises(CharrnnError, match="smoothed loss is not finite"):
         checkpoint.save(tiny_trainer, tmp_path / "m.npz")
 

@@ -67,7 +67,7 @@ def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
         summary=trainer.summary(),
         corpus=trainer.corpus.name,
         iteration=trainer.iteration,
-        smooth_loss=trainer.smooth_loss / trainer.loss_units,
+        smooth_loss=trainer.smooth_nats_per_char,
         elapsed=trainer.elapsed,
         history=[float(x) for x in history],
         val_loss=trainer.last_val_loss,
@@ -130,7 +130,7 @@ class RunPolicy:
         assert status is not None and self.run_dir is not None
         status.iteration = trainer.iteration
         status.model = trainer.summary()
-        smooth = trainer.smooth_loss / trainer.loss_units
+        smooth = trainer.smooth_nats_per_char
         status.smooth_loss = smooth if math.isfinite(smooth) else None
         status.best_val_loss = trainer.best_val_loss
         self._status_written = time.monotonic()
@@ -168,7 +168,7 @@ class RunPolicy:
         except CharrnnError as exc:
             self.report(Notice(str(exc), "error"))
             return None
-        loss = trainer.smooth_loss / trainer.loss_units
+        loss = trainer.smooth_nats_per_char
         sample = SampleReady(trainer.iteration, temperature, loss, text, prime, requested)
         self._samples.append(dataclasses.asdict(sample))
         return sample

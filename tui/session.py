@@ -260,7 +260,7 @@ class Session:
                 Progress(
                     iteration=self.trainer.iteration,
                     losses=self._pending,
-                    smooth_loss=self.trainer.smooth_loss / self.trainer.loss_units,
+                    smooth_loss=self.trainer.smooth_nats_per_char,
                     chars_per_s=self._pending_chars / seconds,
                     elapsed=self.trainer.elapsed,
                     val_loss=self.trainer.last_val_loss,
