@@ -180,6 +180,9 @@ async def test_loss_panel_shows_a_validation_figure_when_reported(tmp_path):
     async with app.run_test(size=SIZE):
         app.loss_panel.add([2.0], 2.0, val_loss=2.25)
         assert "val 2.2500" in app.loss_panel.figures()
+        app.loss_panel.add([1.9], 1.9, val_loss=2.5)  # held-out got worse: best stays
+        assert "val 2.5000" in app.loss_panel.figures()
+        assert "best val 2.2500" in app.loss_panel.figures()  # best means best held-out
 
 
 async def test_validation_shows_in_the_status_line_and_keeps_the_best_model(tmp_path):

@@ -232,7 +232,7 @@ class ConsoleApp(App[int]):
         status.summary, status.corpus = info.summary, info.corpus
         status.iteration, status.elapsed = info.iteration, info.elapsed
         status.val_loss = info.val_loss
-        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss)
+        self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss, info.best_val_loss)
 
     def _on_progress(self, event: Progress) -> None:
         status = self.status

@@ -36,8 +36,9 @@ class LossPanel(Vertical):
         super().__init__(**kwargs)
         self.points: deque[float] = deque(maxlen=WINDOW)
         self.smooth: float | None = None
-        self.best: float | None = None
+        self.best: float | None = None  # best smoothed training loss
         self.val_loss: float | None = None
+        self.best_val: float | None = None  # best held-out loss: the "best" that matters
         self._plotted_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -46,13 +47,20 @@ class LossPanel(Vertical):
         yield self.sparkline
         yield self.figures_line
 
-    def reset(self, history: list[float], smooth: float, val_loss: float | None = None) -> None:
+    def reset(
+        self,
+        history: list[float],
+        smooth: float,
+        val_loss: float | None = None,
+        best_val: float | None = None,
+    ) -> None:
         """Start over from a model's history (on start, and when a checkpoint is loaded)."""
         self.points.clear()
         self.points.extend(x for x in history if math.isfinite(x))
         self.best = smooth if math.isfinite(smooth) else None
         self.smooth = smooth if math.isfinite(smooth) else None
         self.val_loss = val_loss
+        self.best_val = best_val
         self._redraw()
 
     def add(self, losses: list[float], smooth: float, val_loss: float | None = None) -> None:
@@ -65,6 +73,7 @@ class LossPanel(Vertical):
             self.best = smooth if self.best is None else min(self.best, smooth)
         if val_loss is not None and math.isfinite(val_loss):
             self.val_loss = val_loss
+            self.best_val = val_loss if self.best_val is None else min(self.best_val, val_loss)
         # The figures change with every report; the plot redraws at most every PLOT_INTERVAL,
         # which the eye cannot tell apart and which keeps the UI thread's share small.
         if time.monotonic() - self._plotted_at >= PLOT_INTERVAL:
@@ -95,7 +104,9 @@ class LossPanel(Vertical):
         parts = [f"smoothed {self.smooth:.4f} nats/char ({self.smooth / LN2:.3f} bits)"]
         if self.val_loss is not None:
             parts.append(f"val {self.val_loss:.4f}")
-        if self.best is not None:
+        if self.best_val is not None:
+            parts.append(f"best val {self.best_val:.4f}")
+        elif self.best is not None:
             parts.append(f"best {self.best:.4f}")
         shown = self.visible()
         if shown:
