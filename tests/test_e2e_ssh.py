@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from run_support import TINY_FLAGS, stop_run
-from tmux_support import CHARRNN, start, wait_iteration, wait_screen, wait_until
+from tmux_support import CHARRNN, find_pid, start, wait_iteration, wait_screen, wait_until
 
 from tui.rundir import RunDir
 from tui.runstatus import read_status
@@ -82,16 +82,9 @@ def ssh_command(ssh: list[str], tmp_path: Path, remote: str) -> str:
 
 def client_pid(marker: str) -> int:
     """The local ssh client whose command line carries `marker`."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv[0] == b"ssh" and any(marker.encode() in a for a in argv):
-            return int(proc.name)
-    raise AssertionError("no ssh client found")
+    return find_pid(
+        lambda argv: argv[0] == b"ssh" and any(marker.encode() in a for a in argv), "ssh client"
+    )
 
 
 def test_training_survives_a_killed_ssh_client(sshd, tmux, tmp_path):

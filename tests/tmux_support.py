@@ -7,6 +7,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 CHARRNN = Path(sys.executable).with_name("charrnn")  # the venv's console script
@@ -21,8 +22,8 @@ def start(tmux, tmp_path: Path, argv: str, command: str | None = None) -> None:
     tmux("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", *env, "sh", "-c", shell)
 
 
-def charrnn_pid(run: Path) -> int:
-    """The pid of the charrnn process training into `run` (found by its command line)."""
+def find_pid(matches: Callable[[list[bytes]], bool], what: str) -> int:
+    """The pid of the process whose command line (argv) `matches`."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -30,9 +31,17 @@ def charrnn_pid(run: Path) -> int:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if any(a.endswith(b"charrnn") for a in argv[:2]) and str(run).encode() in argv:
+        if matches(argv):
             return int(proc.name)
-    raise AssertionError(f"no charrnn process for {run}")
+    raise AssertionError(f"no process found: {what}")
+
+
+def charrnn_pid(run: Path) -> int:
+    """The pid of the charrnn process training into `run`."""
+    return find_pid(
+        lambda argv: any(a.endswith(b"charrnn") for a in argv[:2]) and str(run).encode() in argv,
+        f"charrnn for {run}",
+    )
 
 
 def screen(tmux) -> str:
