@@ -38,12 +38,13 @@ class StatusLine(Static):
         speed = rate(self.chars_per_s) if self.state == "running" else "—"
         first = (
             f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
-            f"{speed} chars/s  {clock(self.elapsed)}  temp {self.temperature:.1f}  "
+            f"{speed} chars/s  {clock(self.elapsed)}  temp {self.temperature:.1f}"
         )
         if self.val_loss is not None:
-            first += f"val {self.val_loss:.3f}  "
-        first += self.corpus
-        head = f"{self.summary} · "
+            first += f"  val {self.val_loss:.3f}"
+        # The second line names the model, the corpus and where it saves; the run directory
+        # gives way (from the left) when the terminal is narrow.
+        head = f"{self.summary} · {self.corpus} · "
         room = max(self.size.width - len(head), 12)
         where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
         return Text(f"{first}\n{head}{where}", no_wrap=True, overflow="ellipsis")
