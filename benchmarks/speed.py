@@ -15,6 +15,13 @@ Targets (issue 4), all on tinyshakespeare, characters per second of full trainin
   lstm     LSTM 256, B=64, seq 50, float32, the same against nn.LSTM: goal >= 0.8x, at each
            thread count of --lstm-threads
   gru      GRU 256 against nn.GRU, for information (no goal)
+  process  the whole program, samples and start-up included (issue 10): `python -m tui.cli
+           train CORPUS --headless --preset classic --iters N` against tests/minchar_reference.py
+           run as min-char-rnn's own program (its loop, np.random.choice sampling of 200
+           characters every 100 iterations, its log), N = 10,000 (--quick: 2,000), each a
+           fresh process with one BLAS thread, alternating; output to /dev/null: goal >= 4x.
+           Also the start-up of `charrnn train --headless --iters 0` and whether it imports
+           Textual (python -X importtime), with the import chain that pulls it in if so.
 
 Each (target, thread count) runs in its own process with the BLAS thread count pinned before
 numpy is imported (OPENBLAS/OMP/MKL_NUM_THREADS) and torch.set_num_threads for PyTorch. Ours
@@ -39,8 +46,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-TARGETS = ("classic", "rnn", "lstm", "gru")
-GOALS = {"classic": 3.0, "rnn": 1.5, "lstm": 0.8}
+TARGETS = ("classic", "rnn", "lstm", "gru", "process")
+GOALS = {"classic": 3.0, "rnn": 1.5, "lstm": 0.8, "process": 4.0}
+PROCESS_PLAN = ((10_000, 3), (2_000, 2))  # (iterations, repeats), full and --quick
 
 # (iterations per repeat, repeats) for each target, full and --quick.
 PLAN = {
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         return worker(args)
     jobs: dict[int, list[str]] = {}
-    for target in args.targets:
+    for target in (t for t in args.targets if t != "process"):
         counts = args.lstm_threads if target == "lstm" else [args.threads]
         for n in counts:
             jobs.setdefault(n, []).append(target)
@@ -105,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(out.stderr)
             return out.returncode
         results += json.loads(out.stdout)
+    if "process" in args.targets:
+        results.append(whole_process(args))
     report = {
         "benchmark": "speed",
         "command": " ".join(["python", "benchmarks/speed.py", *(argv or sys.argv[1:])]),
@@ -116,6 +126,98 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(report, indent=2))
     return 0
+
+
+# -- the whole program against min-char-rnn's, in fresh processes ----------------------------
+
+
+def whole_process(args: argparse.Namespace) -> dict:
+    """Seconds per run of each program, alternating, and the median of per-repeat ratios."""
+    sys.path.insert(0, str(ROOT))
+    import corpora
+
+    iters, repeats = PROCESS_PLAN[1 if args.quick else 0]
+    corpus_file = corpora.resolve(args.corpus).path
+    ours = [sys.executable, "-m", "tui.cli", "train", args.corpus, "--headless"]
+    ours += ["--preset", "classic", "--iters", str(iters)]
+    minchar = [sys.executable, str(ROOT / "tests" / "minchar_reference.py"), str(corpus_file)]
+    minchar += ["--iters", str(iters)]
+    ours_s, minchar_s = [], []
+    for r in range(repeats):
+        pair = (
+            [(minchar, minchar_s), (ours, ours_s)]
+            if r % 2
+            else [(ours, ours_s), (minchar, minchar_s)]
+        )
+        for cmd, times in pair:
+            times.append(run_seconds(cmd, args.clock))
+    start_only = [*ours[:6], "--iters", "0"]  # the same command, training nothing
+    startup = [run_seconds(start_only, args.clock) for _ in range(5)]
+    import numpy as np
+
+    return {
+        "target": "process",
+        "threads": 1,
+        "clock": args.clock,
+        "iters": iters,
+        "repeats": repeats,
+        "ours": " ".join(["python", *ours[1:]]),
+        "baseline": " ".join(["python", "tests/minchar_reference.py", str(corpus_file.name)])
+        + f" --iters {iters}",
+        "ours_s": round(float(np.median(ours_s)), 2),
+        "baseline_s": round(float(np.median(minchar_s)), 2),
+        "ratio": round(float(np.median(np.array(minchar_s) / np.array(ours_s))), 3),
+        "goal_ratio": GOALS["process"],
+        "met": bool(np.median(np.array(minchar_s) / np.array(ours_s)) >= GOALS["process"]),
+        "startup_s": round(float(np.median(startup)), 3),
+        "textual_imported_by": textual_import_chain(start_only),
+    }
+
+
+def run_seconds(cmd: list[str], clock: str) -> float:
+    """Wall seconds of one run of `cmd` (one BLAS thread), or its CPU seconds (user + system)
+    with --clock cpu, which a busy machine disturbs less."""
+    import resource
+
+    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    subprocess.run(
+        cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True
+    )
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN)
+    if clock == "wall":
+        return wall
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def textual_import_chain(cmd: list[str]) -> list[str] | None:
+    """None if `cmd` never imports textual; else the chain of imports, outermost first, that
+    first pulls it in (read from python -X importtime, whose indentation is nesting)."""
+    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+    out = subprocess.run(
+        [cmd[0], "-X", "importtime", *cmd[1:]],
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    rows = []  # (depth, module) in the order importtime prints them: children first
+    for line in out.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1]
+            rows.append((len(name) - len(name.lstrip()), name.strip()))
+    first = next((i for i, (_, m) in enumerate(rows) if m.split(".")[0] == "textual"), None)
+    if first is None:
+        return None
+    chain, depth = [rows[first][1]], rows[first][0]
+    for d, module in rows[first + 1 :]:  # a parent is printed after its children
+        if d < depth:
+            chain.insert(0, module)
+            depth = d
+    return chain
 
 
 # -- a worker: one thread count, threads pinned before numpy is imported ---------------------

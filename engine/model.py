@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells import CELL_TYPES, Cell, State
-from engine.cells.base import Params
+from engine.cells.base import Params, RowStep
 from engine.cells.ops import dot_last, scatter_rows, sum_rows
 from engine.config import Config
 
@@ -108,6 +108,10 @@ class CharModel:
             trace.masks.append(mask)
             new_state.append(s)
         return x, trace, new_state
+
+    def row_steps(self, params: Params) -> list[RowStep]:
+        """One-row steppers for every layer, from a zero state: for sampling (see RowStep)."""
+        return [cell.row_step(self._layer(params, i)) for i, cell in enumerate(self.cells)]
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
         z = dot_last(top, params["Why"].T)

@@ -33,3 +33,29 @@ class Cell(Protocol):
     def activations(self, cache: Any) -> dict[str, np.ndarray]:
         """Forward's activations by name (h; LSTM i, f, o, g, c; GRU z, r, n), each (T, B, H)."""
         ...
+
+    def row_step(self, p: Params) -> RowStep:
+        """A one-row stepper over this layer's parameters `p`, starting from a zero state."""
+        ...
+
+
+class RowStep(Protocol):
+    """One layer stepped one row (B=1) at a time on buffers allocated once: for sampling,
+    where a window's batched forward pass would spend more on set-up than on arithmetic.
+
+    It reads the parameters it was made from (the one-hot input table is a copy taken then),
+    so make a fresh one after the weights change."""
+
+    h: np.ndarray  # (H,) the output of the last step, which is also (part of) the state
+
+    def set_state(self, state: State) -> None:
+        """Start from `state`, a tuple of (1, H) rows as `Cell.zero_state(1, ...)` makes."""
+        ...
+
+    def state(self) -> State:
+        """A copy of the current state as (1, H) rows."""
+        ...
+
+    def step(self, x: int | np.ndarray) -> np.ndarray:
+        """Advance by one input (an id for a one-hot layer, else a (D,) vector); return `h`."""
+        ...

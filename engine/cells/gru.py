@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, scatter_rows, sigmoid, sum_rows
+from engine.cells.ops import RowInput, dot_last, scatter_rows, sigmoid, sigmoid_by_tanh, sum_rows
 
 R, Z, N = range(3)  # gate blocks along the last axis, each `hidden` wide
 
@@ -117,3 +117,42 @@ class GRUCell:
         """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""
         _, a, _, hs = cache
         return {"z": a[:, :, Z], "r": a[:, :, R], "n": a[:, :, N], "h": hs[1:]}
+
+    def row_step(self, p: Params) -> GRURowStep:
+        return GRURowStep(p, self.one_hot)
+
+
+class GRURowStep:
+    """The GRU step above for one row, on buffers allocated once."""
+
+    def __init__(self, p: Params, one_hot: bool) -> None:
+        self.input = RowInput(p["Wx"], p["b"], one_hot)
+        self.wh, self.bhn = p["Wh"], p["bhn"]
+        hid, dtype = len(self.wh), self.wh.dtype
+        self.h = np.zeros(hid, dtype)
+        self._gh = np.empty(3 * hid, dtype)  # the recurrent product
+        self._gh_rz, self._hn = self._gh[: N * hid], self._gh[N * hid :]
+        self._rz = np.empty(2 * hid, dtype)
+        self._r, self._z = self._rz[:hid], self._rz[hid:]
+        self._n = np.empty(hid, dtype)
+
+    def set_state(self, state: State) -> None:
+        self.h[:] = state[0][0]
+
+    def state(self) -> State:
+        return (self.h[None].copy(),)
+
+    def step(self, x: int | np.ndarray) -> np.ndarray:
+        split = len(self._rz)
+        np.dot(self.h, self.wh, self._gh)
+        a = self.input(x)
+        np.add(a[:split], self._gh_rz, self._rz)
+        sigmoid_by_tanh(self._rz)  # r, z
+        self._hn += self.bhn  # hn = Whn h_prev + bhn
+        self._hn *= self._r
+        np.add(a[split:], self._hn, self._n)
+        np.tanh(self._n, self._n)  # n = tanh(a_n + r hn)
+        self.h -= self._n  # h = n + z (h_prev - n)
+        self.h *= self._z
+        self.h += self._n
+        return self.h

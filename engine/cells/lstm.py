@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, scatter_rows, sum_rows
+from engine.cells.ops import RowInput, dot_last, scatter_rows, sum_rows
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
@@ -125,3 +125,41 @@ class LSTMCell:
         _, a, cs, _, hs = cache
         gates = {"i": IN, "f": FORGET, "o": OUT, "g": CAND}
         return {name: a[:, :, k] for name, k in gates.items()} | {"c": cs[1:], "h": hs[1:]}
+
+    def row_step(self, p: Params) -> LSTMRowStep:
+        return LSTMRowStep(p, self.one_hot)
+
+
+class LSTMRowStep:
+    """The LSTM step above for one row, on buffers allocated once."""
+
+    def __init__(self, p: Params, one_hot: bool) -> None:
+        self.input = RowInput(p["Wx"], p["b"], one_hot)
+        self.wh = p["Wh"]
+        hid, dtype = len(self.wh), self.wh.dtype
+        self.h, self.c = np.zeros(hid, dtype), np.zeros(hid, dtype)
+        self._a = np.empty(4 * hid, dtype)  # gate pre-activations, then activations
+        gates = self._a.reshape(4, hid)  # views, made once
+        self._sig = self._a[: CAND * hid]
+        self._o, self._i, self._f, self._g = gates[OUT], gates[IN], gates[FORGET], gates[CAND]
+        self._ig = np.empty(hid, dtype)
+
+    def set_state(self, state: State) -> None:
+        self.h[:], self.c[:] = state[0][0], state[1][0]
+
+    def state(self) -> State:
+        return (self.h[None].copy(), self.c[None].copy())
+
+    def step(self, x: int | np.ndarray) -> np.ndarray:
+        np.dot(self.h, self.wh, self._a)
+        self._a += self.input(x)
+        self._sig *= 0.5  # sigmoid(a) = (tanh(a / 2) + 1) / 2: one tanh pass for all gates
+        np.tanh(self._a, self._a)
+        self._sig *= 0.5
+        self._sig += 0.5  # o, i, f; and g = tanh(a_g)
+        self.c *= self._f  # c = f * c_prev + i * g
+        np.multiply(self._i, self._g, self._ig)
+        self.c += self._ig
+        np.tanh(self.c, self.h)  # h = o * tanh(c)
+        self.h *= self._o
+        return self.h

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import Params, State
-from engine.cells.ops import dot_last, one_hot, sum_rows
+from engine.cells.ops import RowInput, dot_last, one_hot, sum_rows
 
 
 class RNNCell:
@@ -76,3 +76,27 @@ class RNNCell:
         """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""
         _, hs = cache
         return {"h": hs[1:]}
+
+    def row_step(self, p: Params) -> RNNRowStep:
+        return RNNRowStep(p, self.one_hot)
+
+
+class RNNRowStep:
+    """h = tanh(Whh h + Wxh x + bh) for one row, on buffers allocated once."""
+
+    def __init__(self, p: Params, one_hot: bool) -> None:
+        self.input = RowInput(p["Wxh"].T, p["bh"], one_hot)
+        self.whh = p["Whh"]
+        self.h = np.zeros(len(self.whh), self.whh.dtype)
+        self._pre = np.empty_like(self.h)
+
+    def set_state(self, state: State) -> None:
+        self.h[:] = state[0][0]
+
+    def state(self) -> State:
+        return (self.h[None].copy(),)
+
+    def step(self, x: int | np.ndarray) -> np.ndarray:
+        np.dot(self.whh, self.h, self._pre)
+        self._pre += self.input(x)
+        return np.tanh(self._pre, self.h)
