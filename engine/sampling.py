@@ -18,6 +18,7 @@ import numpy as np
 
 from engine.cells.base import Params, State
 from engine.errors import CharrnnError
+from engine.files import check_regular_file
 from engine.model import CharModel, softmax
 from engine.vocab import Vocab
 
@@ -275,6 +276,8 @@ def sample_text(
 def read_prime_file(path: str | Path) -> str:
     """The text of a prime file (`--prime-file`), verbatim: UTF-8, any number of lines."""
     path = Path(path)
+    if path.exists():
+        check_regular_file(path, "prime file")  # a FIFO or /dev/zero would hang or fill memory
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -18,7 +18,7 @@ from engine.evaluate import lane_shape, validation_loss
 from engine.history import LossHistory
 from engine.model import CharModel
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
-from engine.sampling import SampleSettings, sample_text
+from engine.sampling import SampleSettings, stream_sample
 from engine.smoothing import LossSmoother
 from engine.statedict import check_rng, check_seed, check_values, load_arrays_into
 from engine.vocab import Vocab
@@ -211,27 +211,26 @@ class Trainer:
         settings: SampleSettings,
         prime: str | None = None,
         rng: np.random.Generator | None = None,
-        zero_state: bool = False,
+        start: str = "auto",
     ) -> str:
-        """Text from the model, starting from stream 0's hidden state (or a zero state, as at
-        the very start of the corpus). Without a prime it continues from where training stands
-        (the next input, as min-char-rnn samples); with one it reads the prime first, and the
-        result begins with the prime."""
-        if zero_state:
-            state = self.model.zero_state(1)
-        else:
-            state = [tuple(a[:1].copy() for a in s) for s in self.state]
+        """Text from the model. `start` chooses the state (engine.sampling.start_state):
+        "auto" starts a prime from a zero state, as char-rnn does, and continues training's
+        stream 0 without one (from the next input, as min-char-rnn samples); "zero" and
+        "carried" force either. With a prime the result begins with the prime."""
+        carried = [tuple(a[:1].copy() for a in s) for s in self.state]
         first = None if prime else self.stream.next_input()
-        return sample_text(
+        pieces = stream_sample(
             self.model,
             self.params,
             self.vocab,
             settings,
             rng if rng is not None else self.rng,
             prime=prime,
-            state=state,
+            carried=carried,
+            start=start,
             first_id=first,
         )
+        return "".join(pieces)
 
     # -- state dictionaries ---------------------------------------------------------------
 

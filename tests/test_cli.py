@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -302,23 +303,86 @@ def test_ctrl_c_saves_and_exits(tmp_path: Path) -> None:
     assert checkpoint.load(target).iteration > 20
 
 
-def test_sample_starts_from_the_state_training_left(capsys, tmp_path: Path) -> None:
-    """`charrnn sample` continues from the hidden state in the checkpoint, as the console's
-    samples do: a zero state is one a model trained on a carried stream has rarely seen."""
+def test_a_prime_starts_from_a_zero_state_unless_asked_to_carry(capsys, tmp_path: Path) -> None:
+    """With a prime the context starts at the prime, as in char-rnn: the sample does not
+    depend on where training stopped. --carried-state continues training's stream instead;
+    without a prime that is the default (a model trained on a carried stream has rarely seen
+    a zero state)."""
     path = tmp_path / "m.npz"
     run(capsys, "train", "alice", "--headless", "--iters", "300", "--save", str(path), *TINY)
     ckpt = checkpoint.load(path)
+    assert np.abs(ckpt.arrays["state/0/0"][0]).max() > 0.1  # a real carried state, not zeros
     trainer = checkpoint.restore(ckpt, corpora.load("alice")[1], "alice")
-    want = trainer.sample(SampleSettings(length=60, greedy=True), prime="The ")
-    got = run(capsys, "sample", str(path), "--greedy", "--prime", "The ", "--length", "60")[1]
-    assert got == want + "\n"
-    stored = ckpt.arrays["state/0/0"][0]
-    assert np.abs(stored).max() > 0.1  # a real carried state, not zeros
+    greedy = SampleSettings(length=60, greedy=True)
+    argv = ["sample", str(path), "--greedy", "--prime", "The ", "--length", "60"]
+    zero = trainer.sample(greedy, prime="The ", start="zero")
+    assert run(capsys, *argv)[1] == zero + "\n"
+    assert run(capsys, *argv, "--zero-state")[1] == zero + "\n"
+    carried = trainer.sample(greedy, prime="The ", start="carried")
+    assert run(capsys, *argv, "--carried-state")[1] == carried + "\n"
+    assert carried != zero
+    plain = ["sample", str(path), "--greedy", "--length", "60"]
+    assert run(capsys, *plain)[1] == run(capsys, *plain, "--carried-state")[1]
 
-    fresh = trainer.sample(SampleSettings(length=60, greedy=True), prime="The ", zero_state=True)
-    argv = ["sample", str(path), "--greedy", "--prime", "The ", "--length", "60", "--zero-state"]
-    assert run(capsys, *argv)[1] == fresh + "\n"
-    assert fresh != want
+
+def test_prime_file_reads_a_long_multi_line_prime(capsys, model_file: Path, tmp_path: Path) -> None:
+    prime = tmp_path / "prime.txt"
+    prime.write_text("this is sample text.\nbut are you happy??\n", encoding="utf-8")
+    status, out, _ = run(capsys, "sample", str(model_file), "--prime-file", str(prime),
+                         "--length", "10", "--greedy")  # fmt: skip
+    assert status == 0 and out.startswith(prime.read_text())
+    expected = run(capsys, "sample", str(model_file), "--prime", prime.read_text(),
+                   "--length", "10", "--greedy")[1]  # fmt: skip
+    assert out == expected
+
+
+def written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: d / "missing.txt", "does not exist"),
+        (lambda d: d, "is a directory"),
+        (lambda d: ((d / "e.txt").write_text("") and d / "e.txt") or d / "e.txt", "is empty"),
+        (lambda d: (d / "b.txt").write_bytes(b"\xff\xfe") and d / "b.txt", "is not UTF-8"),
+        (lambda d: os.mkfifo(d / "fifo") or d / "fifo", "fifo"),
+    ],
+    ids=["missing", "directory", "empty", "not-utf8", "fifo"],
+)
+def test_bad_prime_files(capsys, model_file: Path, tmp_path: Path, make, fragment: str) -> None:
+    bad = tmp_path / "primes"
+    bad.mkdir()
+    status, out, err = run(capsys, "sample", str(model_file), "--prime-file", str(make(bad)))
+    assert_clean_error(status, out, err, fragment)
+
+
+def test_prime_and_prime_file_together_are_refused(capsys, model_file: Path) -> None:
+    status, out, err = run(capsys, "sample", str(model_file), "--prime", "a",
+                           "--prime-file", "p.txt")  # fmt: skip
+    assert_clean_error(status, out, err, "--prime or --prime-file, not both")
+
+
+def test_streaming_to_a_terminal_prints_the_same_text_as_a_pipe() -> None:
+    from tui.cli.commands import write_stream
+
+    class Terminal(io.StringIO):
+        flushes = 0
+
+        def isatty(self) -> bool:
+            return True
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    pieces = ["bye ", "a", "n", "d"]
+    terminal, pipe = Terminal(), io.StringIO()
+    write_stream(iter(pieces), terminal)
+    write_stream(iter(pieces), pipe)
+    assert terminal.getvalue() == pipe.getvalue() == "bye and\n"
+    assert terminal.flushes == len(pieces)  # each character shown as it is made
 
 
 def test_inspect_prints_each_characters_probability_and_top_k(capsys, model_file: Path) -> None:

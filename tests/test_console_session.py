@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from console_support import SIZE, TINY, make_app, make_session, press, wait_for
+from console_support import SIZE, TINY, make_app, make_session, press, tiny_trainer, wait_for
 
 import corpora
 from engine import checkpoint
@@ -255,3 +255,19 @@ async def test_no_color_is_honoured(tmp_path, monkeypatch):
     assert colours
     channels = [[int(c[i : i + 2], 16) for i in (0, 2, 4)] for c in colours]
     assert all(max(rgb) - min(rgb) <= 8 for rgb in channels), colours
+
+
+def test_a_prime_in_the_console_starts_from_a_zero_state():
+    """The prime dialog's samples follow `charrnn sample`'s rule: the context starts at the
+    prime, whatever state training is in."""
+    import copy
+
+    from engine.sampling import SampleSettings
+    from tui.run import RunPolicy, RunSettings
+
+    trainer = tiny_trainer(iterations=50)
+    policy = RunPolicy(None, RunSettings(), lambda event: None)
+    drawn_from = copy.deepcopy(trainer.rng.bit_generator.state)
+    got = policy.sample(trainer, 1.0, 40, prime="bye")
+    trainer.rng.bit_generator.state = drawn_from
+    assert got.text == trainer.sample(SampleSettings(length=40), prime="bye", start="zero")

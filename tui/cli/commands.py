@@ -10,8 +10,9 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -19,7 +20,8 @@ import corpora
 from engine import checkpoint
 from engine import gradcheck as grad
 from engine.config import preset
-from engine.sampling import SampleSettings, sample_text
+from engine.errors import CharrnnError
+from engine.sampling import SampleSettings, read_prime_file, stream_sample
 from engine.trainer import Trainer
 from tui.cli.options import hyper_parameters
 from tui.run import RunSettings
@@ -75,16 +77,40 @@ def train(args: argparse.Namespace) -> int:
 
 
 def sample(args: argparse.Namespace) -> int:
+    if args.prime is not None and args.prime_file is not None:
+        raise CharrnnError("give --prime or --prime-file, not both")
+    if args.zero_state and args.carried_state:
+        raise CharrnnError("give --zero-state or --carried-state, not both")
+    prime = read_prime_file(args.prime_file) if args.prime_file else args.prime
     ckpt = checkpoint.load(args.checkpoint)
     model, params = checkpoint.load_model(ckpt)
     settings = SampleSettings(
         length=args.length, temperature=args.temperature, top_k=args.top_k or 0, greedy=args.greedy
     )
-    rng = np.random.default_rng(args.seed)
-    state = None if args.zero_state else checkpoint.sampling_state(ckpt, model)
-    text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime, state=state)
-    sys.stdout.write(text + "\n")
+    start = "zero" if args.zero_state else "carried" if args.carried_state else "auto"
+    pieces = stream_sample(
+        model,
+        params,
+        ckpt.vocab,
+        settings,
+        np.random.default_rng(args.seed),
+        prime=prime,
+        carried=checkpoint.sampling_state(ckpt, model),
+        start=start,
+    )
+    write_stream(pieces, sys.stdout)
     return 0
+
+
+def write_stream(pieces: Iterable[str], out: TextIO) -> None:
+    """Each piece as it is made: on a terminal it shows at once (a long sample is progress,
+    not a pause); into a pipe or file it is buffered as usual. The text is the same."""
+    live = out.isatty()
+    for piece in pieces:
+        out.write(piece)
+        if live:
+            out.flush()
+    out.write("\n")
 
 
 def inspect(args: argparse.Namespace) -> int:
