@@ -276,8 +276,11 @@ def sample_text(
 def read_prime_file(path: str | Path) -> str:
     """The text of a prime file (`--prime-file`), verbatim: UTF-8, any number of lines."""
     path = Path(path)
-    if path.exists():
-        check_regular_file(path, "prime file")  # a FIFO or /dev/zero would hang or fill memory
+    if path.exists():  # a FIFO would hang and /dev/zero fill memory: say so instead
+        try:
+            check_regular_file(path, "a prime file")
+        except CharrnnError as exc:
+            raise CharrnnError(f"prime file {exc}") from None
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
