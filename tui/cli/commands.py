@@ -24,6 +24,8 @@ from engine.trainer import Trainer
 from tui.cli.options import hyper_parameters
 from tui.run import RunSettings
 from tui.rundir import RunDir
+from tui.save_target import check_save_target
+from tui.visible import shown
 
 
 def build_trainer(
@@ -38,9 +40,15 @@ def build_trainer(
 
 
 def train(args: argparse.Namespace) -> int:
-    save_to = Path(args.save) if args.save else None
-    if save_to is not None:
+    corpus_path = corpora.resolve(args.corpus).path
+    save_to = None if args.save is None else Path(args.save)
+    if save_to is not None:  # before training: a refused target must not cost a run
+        check_save_target(save_to, corpus_path, force=args.force)
         checkpoint.check_writable(save_to)
+    if not (args.headless or args.detach or args.background):
+        from tui.cli.console import require_terminal
+
+        require_terminal("use --headless for a plain log, or --detach to train in the background")
     if args.detach:
         from tui.cli import detach
 
@@ -55,6 +63,8 @@ def train(args: argparse.Namespace) -> int:
         autosave_seconds=0.0 if args.headless else args.autosave_minutes * 60.0,
         save_to=save_to,
         stop_at=None if args.iters is None else trainer.iteration + args.iters,
+        corpus_path=corpus_path,
+        force=args.force,
     )
     run_dir = Path(args.run_dir) if args.run_dir else None
     if args.background:
@@ -83,7 +93,9 @@ def sample(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     state = None if args.zero_state else checkpoint.sampling_state(ckpt, model)
     text = sample_text(model, params, ckpt.vocab, settings, rng, prime=args.prime, state=state)
-    sys.stdout.write(text + "\n")
+    # The model's exact text into a pipe or file; on a terminal, its control characters are
+    # drawn visibly, so an escape sequence it learnt cannot take the terminal over.
+    sys.stdout.write((shown(text) if sys.stdout.isatty() else text) + "\n")
     return 0
 
 

@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.visible import shown
+
 
 def clock(seconds: float) -> str:
     s = int(seconds)
@@ -42,10 +44,11 @@ class StatusLine(Static):
         )
         if self.val_loss is not None:
             first += f"val {self.val_loss:.3f}  "
-        first += self.corpus
+        first += shown(self.corpus)  # a file's name may hold escape sequences
         head = f"{self.summary} · "
         room = max(self.size.width - len(head), 12)
-        where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
+        run_dir = shown(self.run_dir)  # named after the corpus
+        where = run_dir if len(run_dir) <= room else "…" + run_dir[-room + 1 :]
         return Text(f"{first}\n{head}{where}", no_wrap=True, overflow="ellipsis")
 
     def watch_state(self, state: str) -> None:
