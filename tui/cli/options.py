@@ -82,12 +82,8 @@ def decay(text: str) -> float:
 
 
 def seed(text: str) -> int:
-    value = _whole(text)
-    if not 0 <= value <= SEED_MAX:  # what numpy's generators take
-        raise argparse.ArgumentTypeError(
-            f"must be a whole number from 0 to {SEED_MAX} (got {text!r})"
-        )
-    return value
+    # What numpy's generators take; a checkpoint's seed is checked against the same range.
+    return _value(text, int, lambda v: 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}")
 
 
 def file_path(text: str) -> str:
