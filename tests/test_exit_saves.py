@@ -104,16 +104,17 @@ def test_divergence_is_one_line_with_no_numpy_warnings(tmp_path: Path) -> None:
     assert not (tmp_path / "x.npz").exists()
 
 
-def run_console_quitting(monkeypatch, tmp_path: Path, settings) -> int:
-    """The real `charrnn train` console path (run_console), on a headless screen: q once
-    training is under way."""
+async def quit_when_training(pilot) -> None:
+    await wait_for(pilot, lambda: pilot.app.status.iteration > 5)
+    await press(pilot, "q")
 
-    async def quit_when_training(pilot) -> None:
-        await wait_for(pilot, lambda: pilot.app.status.iteration > 5)
-        await press(pilot, "q")
+
+def run_console_quitting(monkeypatch, tmp_path: Path, settings, pilot=quit_when_training) -> int:
+    """The real `charrnn train` console path (run_console), on a headless screen, driven by
+    `pilot` (by default: q once training is under way)."""
 
     def run_headless(self: ConsoleApp):
-        return super(ConsoleApp, self).run(headless=True, size=SIZE, auto_pilot=quit_when_training)
+        return super(ConsoleApp, self).run(headless=True, size=SIZE, auto_pilot=pilot)
 
     monkeypatch.setattr(ConsoleApp, "run", run_headless)
     options = ConsoleOptions("blog_sample", fps=20, theme="dark")
@@ -165,4 +166,31 @@ def test_a_diverging_session_pauses_with_no_numpy_warning(tmp_path: Path) -> Non
         report = session.run()
     assert session.paused and trainer.diverged
     assert report.saved == [] and report.errors == ["the model diverged; nothing saved"]
+    assert not (tmp_path / "run" / "latest.npz").exists()
+
+
+def test_a_crash_in_the_console_saves_nothing_and_is_one_error_line(
+    monkeypatch, tmp_path: Path, capsys, model: Path
+) -> None:
+    before = model.read_bytes()
+    real_step = Trainer.step
+
+    def step(self: Trainer):
+        if self.iteration == 30:
+            raise RuntimeError("something broke inside")
+        return real_step(self)
+
+    async def watch(pilot) -> None:
+        """Only watch: the run ends the console itself."""
+
+    monkeypatch.setattr(Trainer, "step", step)
+    settings = dataclasses.replace(TINY_RUN, save_to=model)
+    status = run_console_quitting(monkeypatch, tmp_path, settings, pilot=watch)
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == (
+        "charrnn: error: training stopped at iteration 30 (RuntimeError: something broke "
+        "inside); nothing saved\n"
+    )
+    assert model.read_bytes() == before
     assert not (tmp_path / "run" / "latest.npz").exists()

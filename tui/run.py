@@ -267,6 +267,17 @@ class RunPolicy:
                 report.errors.append(f"not saved to {_reason(target, exc)}")
         return report
 
+    def crashed(self, trainer: Trainer, exc: BaseException) -> ExitReport:
+        """A run that ended with an error saves nothing (the files already there are worth
+        more than a model in an unknown state): record it, and say why in one line."""
+        self.flush_records()
+        reason = f"{type(exc).__name__}: {exc}"
+        self.end(trainer, "crashed", reason)
+        n = trainer.iteration
+        return ExitReport(
+            n, errors=[f"training stopped at iteration {n} ({reason}); nothing saved"]
+        )
+
     def _save_checked(self, trainer: Trainer, path: Path, force: bool) -> Path:
         check_save_target(path, self.settings.corpus_path, force=force)
         return checkpoint.save(trainer, path)

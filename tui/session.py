@@ -164,11 +164,7 @@ class Session:
                 else:
                     self._train_one()
         except BaseException as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            self.exit_report = ExitReport(
-                self.trainer.iteration, errors=[f"training stopped by an error ({reason})"]
-            )
-            self.policy.end(self.trainer, "crashed", reason)
+            self.exit_report = self.policy.crashed(self.trainer, exc)
             raise
         finally:
             self._report(time.perf_counter())

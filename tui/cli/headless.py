@@ -47,10 +47,7 @@ def train_headless(
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         diverged, status = False, 130
     except Exception as exc:  # a crash: one line, and nothing saved over the user's files
-        policy.flush_records()
-        reason = f"{type(exc).__name__}: {exc}"
-        policy.end(trainer, "crashed", reason)
-        error(f"training stopped at iteration {trainer.iteration} ({reason}); nothing saved")
+        error(policy.crashed(trainer, exc).error)
         return 1
     policy.flush_records()
     if diverged:
