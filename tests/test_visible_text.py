@@ -104,3 +104,12 @@ def test_inspect_shows_escapes_visibly(capsys, evil_model: Path) -> None:
     assert status == 0
     assert "␛" in out and "␇" in out
     assert_no_raw_controls(out)
+
+
+def test_runs_lists_a_run_named_after_an_escape_laden_file_visibly(capsys, tmp_path: Path) -> None:
+    run_dir = tmp_path / "runs" / "evil\x1b]0;pwned\x07-20261128-000000"
+    run_dir.mkdir(parents=True)
+    (run_dir / "latest.npz").write_bytes(b"")  # a stopped run, as far as `runs` can tell
+    status, out, _ = run(capsys, "runs", str(tmp_path / "runs"))
+    assert status == 0 and "evil␛]0;pwned␇" in out
+    assert_no_raw_controls(out)

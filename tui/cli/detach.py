@@ -17,6 +17,7 @@ from tui.cli.console import require_terminal
 from tui.run import ExitReport, RunSettings
 from tui.rundir import RunDir, open_private
 from tui.runstatus import describe_state, read_status
+from tui.visible import shown
 
 START_TIMEOUT = 120.0  # seconds a background run may take to load its corpus and listen
 RUNS_ROOT = Path("runs")
@@ -195,7 +196,7 @@ def list_runs(args: argparse.Namespace) -> int:
         f"{'run':<32} {'state':<22} {'model':<24} {'iter':>9} {'loss':>7} {'best val':>8}  updated"
     )
     for _, name, state, why, status in sorted(rows, key=lambda r: r[0], reverse=True):
-        print(_run_row(name, state, why, status))
+        print(shown(_run_row(name, state, why, status)))  # run names come from file names
     return 0
 
 
