@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from console_support import SIZE, fill, make_app, make_session, press, wait_for
+from run_support import stop_run
 from test_cli import TINY, assert_clean_error, run, run_exit
 
 from engine import checkpoint
 from engine.errors import CharrnnError
 from tui.protocol import Notice, Save, Stop
+from tui.rundir import RunDir
 from tui.save_target import check_save_target, is_checkpoint
 from tui.screens import ConfirmScreen, SaveDialog
 
@@ -77,8 +79,11 @@ def test_save_onto_a_fifo_is_refused_and_the_fifo_stays(capsys, tmp_path: Path) 
 def test_detach_with_a_bad_save_target_starts_nothing(capsys, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.npz"
     os.mkfifo(fifo)
-    status, out, err = run(capsys, "train", "blog_sample", "--detach", "--run-dir",
-                           str(tmp_path / "run"), "--save", str(fifo))  # fmt: skip
+    try:
+        status, out, err = run(capsys, "train", "blog_sample", "--detach", "--run-dir",
+                               str(tmp_path / "run"), "--save", str(fifo))  # fmt: skip
+    finally:
+        stop_run(RunDir(tmp_path / "run"))  # had it started, it must not outlive the test
     assert_clean_error(status, out, err, "is a named pipe (FIFO)")
     assert not (tmp_path / "run").exists()
 
