@@ -8,6 +8,7 @@ app's reactives; the status line is bound to them. The run itself is reached thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import events
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -216,7 +217,9 @@ class ConsoleApp(App[int]):
     # -- what the run reports -----------------------------------------------------------------
 
     def on_session_event(self, message: SessionEvent) -> None:
-        self._handlers[type(message.event)](message.event)
+        # Closing, the console's screens are gone before the run's last reports: no reader.
+        with contextlib.suppress(ScreenStackError):
+            self._handlers[type(message.event)](message.event)
 
     def _on_welcome(self, event: Welcome) -> None:
         self.sample_length = event.sample_length

@@ -15,7 +15,6 @@ import io
 import itertools
 import json
 import math
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +40,7 @@ from engine.inspect import (
     unit_scores,
 )
 from engine.model import CharModel
+from tui.visible import visible
 
 BARS = "▁▂▃▄▅▆▇█"
 CURSOR_MARK = "▲"
@@ -57,31 +57,7 @@ DIVERGING = ((0.0, (33, 102, 172)), (0.5, (230, 230, 230)), (1.0, (178, 24, 43))
 FINDER_ROWS = 20
 
 
-# -- characters made visible ----------------------------------------------------------------
-
-
-def visible(ch: str) -> str:
-    """How one passage character is drawn: itself, or a visible stand-in for whitespace and
-    control characters (· space, ⏎ newline, → tab, ␛-style pictures for C0, \\xNN for C1)."""
-    if ch == " ":
-        return "·"
-    if ch == "\n":
-        return "⏎"
-    if ch == "\t":
-        return "→"
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Control Pictures block: ␀ … ␟
-    if code == 0x7F:
-        return "␡"
-    category = unicodedata.category(ch)
-    if 0x80 <= code < 0xA0 or category in ("Cf", "Co", "Cn", "Cs", "Zl", "Zp"):
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    if category == "Zs":
-        return "⍽"  # other spaces (no-break, ideographic, …)
-    if category in ("Mn", "Me"):
-        return "◌" + ch  # a combining mark, shown on a dotted circle
-    return ch
+# -- characters made visible (the rule itself is in tui/visible.py) -----------------------
 
 
 def layout_rows(text: str, width: int) -> list[tuple[int, int]]:

@@ -69,7 +69,13 @@ class InProcessLink:
 
     def _train(self) -> ExitReport:
         worker = get_current_worker()
-        return self.session.run(lambda: worker.is_cancelled)
+        try:
+            return self.session.run(lambda: worker.is_cancelled)
+        except Exception as exc:  # the session said why in its exit report and saved nothing
+            if self._app is not None:
+                self._app.post_message(LinkClosed(f"{type(exc).__name__}: {exc}"))
+            assert self.session.exit_report is not None
+            return self.session.exit_report
 
     def send(self, command: Command) -> None:
         self.session.send(command)

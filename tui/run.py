@@ -20,12 +20,14 @@ import numpy as np
 
 from engine import checkpoint
 from engine.errors import CharrnnError
+from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
 from tui.metrics import train_record, val_record
 from tui.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.rundir import RunDir
 from tui.runstatus import RunStatus
+from tui.save_target import check_save_target
 
 HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
 STATUS_INTERVAL = 2.0  # seconds between run.json updates while training
@@ -42,6 +44,8 @@ class RunSettings:
     autosave_seconds: float = 0.0  # save latest.npz this often, 0 for never
     save_to: Path | None = None  # --save: also written when the run ends
     stop_at: int | None = None  # --iters: the iteration the run stops (headless) or pauses at
+    corpus_path: Path | None = None  # the file trained on: never saved over
+    force: bool = False  # --force: --save may replace a file that is not a checkpoint
 
 
 @dataclass
@@ -54,6 +58,11 @@ class ExitReport:
     def path(self) -> Path | None:
         """The run directory's latest.npz (or the only target), if it was written."""
         return self.saved[-1] if self.saved else None
+
+    @property
+    def error(self) -> str:
+        """Every save that failed, in one line ('' if none did)."""
+        return "; ".join(self.errors)
 
 
 def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
@@ -219,7 +228,8 @@ class RunPolicy:
             self.report(Notice("not saved: the training loss is no longer finite", "error"))
             return False
         try:
-            saved = checkpoint.save(trainer, path)
+            # Asked for in a dialog (which confirms replacing a file) or the run's own files.
+            saved = self._save_checked(trainer, path, force=True)
         except (CharrnnError, OSError) as exc:
             severity = "warning" if reason == "best" else "error"
             self.report(Notice(f"save failed: {_reason(path, exc)}", severity))
@@ -249,11 +259,48 @@ class RunPolicy:
             report.errors.append("the model diverged; nothing saved")
             return report
         for target in targets:
+            # --save was checked before training; what is there now is checked again.
+            force = self.settings.force or target != self.settings.save_to
             try:
-                report.saved.append(checkpoint.save(trainer, target))
+                report.saved.append(self._save_checked(trainer, target, force))
             except (CharrnnError, OSError) as exc:  # an older file there is intact (atomic)
                 report.errors.append(f"not saved to {_reason(target, exc)}")
         return report
+
+    def crashed(self, trainer: Trainer, exc: BaseException) -> ExitReport:
+        """A run that ended with an error saves nothing (the files already there are worth
+        more than a model in an unknown state): record it, and say why in one line."""
+        self.flush_records()
+        reason = f"{type(exc).__name__}: {exc}"
+        self.end(trainer, "crashed", reason)
+        n = trainer.iteration
+        return ExitReport(
+            n, errors=[f"training stopped at iteration {n} ({reason}); nothing saved"]
+        )
+
+    def _save_checked(self, trainer: Trainer, path: Path, force: bool) -> Path:
+        check_save_target(path, self.settings.corpus_path, force=force)
+        return checkpoint.save(trainer, path)
+
+
+def quiet_overflow() -> contextlib.AbstractContextManager[object]:
+    """Around a training step: a run that diverges overflows in numpy first, and its warnings
+    would print before the one line that says the run diverged (which is checked from the
+    loss after each step). Only overflow and invalid values are silenced."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
+def validation_note(trainer: Trainer) -> str | None:
+    """Said once at the start when a validation pass reads only part of the held-out text."""
+    predicted, held_out = trainer.validation_scope
+    if not (trainer.config.eval_every and trainer.config.val_chars and held_out):
+        return None
+    lanes, stride, _ = lane_shape(held_out)  # a full pass, for comparison
+    if predicted >= lanes * stride:
+        return None
+    return (
+        f"validation on {predicted:,} of {held_out:,} held-out characters (--val-chars 0 for all)"
+    )
 
 
 def chars_trained(trainer: Trainer) -> int:

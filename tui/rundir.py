@@ -10,6 +10,10 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   run.json        a detached run's status: pid, live or stopped (and why), iteration, loss
   control.sock    a detached run's Unix socket (mode 0600: only its owner can steer it)
   run.log         what a detached run printed
+
+Everything a run writes is its owner's alone: the directory is made 0700 and every file in it
+0600 (checkpoints, records, run.json, run.log, the socket), whatever the umask. Samples and
+checkpoints can hold what the corpus held. A directory that already existed keeps its mode.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine.errors import CharrnnError
 
@@ -30,6 +34,8 @@ SAMPLES = "samples.jsonl"
 STATUS = "run.json"
 SOCKET = "control.sock"
 LOG = "run.log"
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 @dataclass
@@ -46,7 +52,7 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise CharrnnError(f"run directory {self.path}: exists and is not a directory")
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
         except OSError as exc:
             raise CharrnnError(
                 f"run directory {self.path}: cannot create ({exc.strerror})"
@@ -116,6 +122,11 @@ class RunDir:
 def append_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
     if not records:
         return
-    with path.open("a", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record) + "\n")
+    with open_private(path) as f:
+        f.write("".join(json.dumps(record) + "\n" for record in records).encode("utf-8"))
+
+
+def open_private(path: Path, *, append: bool = True) -> BinaryIO:
+    """`path` opened for writing (appending, or from empty), created owner-only (0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, PRIVATE_FILE), "ab" if append else "wb")

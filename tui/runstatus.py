@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.rundir import RunDir
+from tui.rundir import RunDir, open_private
 
 STATES = ("live", "finished", "stopped", "crashed")
 
@@ -42,7 +42,8 @@ class RunStatus:
         """Replace run.json atomically: a reader never sees half a file."""
         self.updated = time.time()
         tmp = run_dir.status_file.with_name(f".{run_dir.status_file.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=1) + "\n", encoding="utf-8")
+        with open_private(tmp, append=False) as f:
+            f.write((json.dumps(dataclasses.asdict(self), indent=1) + "\n").encode("utf-8"))
         os.replace(tmp, run_dir.status_file)
 
 

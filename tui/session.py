@@ -48,7 +48,14 @@ from tui.protocol import (
     TemperatureChanged,
     Welcome,
 )
-from tui.run import ExitReport, RunPolicy, RunSettings, trainer_info
+from tui.run import (
+    ExitReport,
+    RunPolicy,
+    RunSettings,
+    quiet_overflow,
+    trainer_info,
+    validation_note,
+)
 from tui.rundir import RunDir
 
 IDLE_WAIT = 0.1  # seconds a paused worker sleeps before looking at cancellation again
@@ -135,9 +142,13 @@ class Session:
     # -- worker side ------------------------------------------------------------------------
 
     def run(self, is_cancelled: Callable[[], bool] = lambda: False) -> ExitReport:
-        """The worker's body: train until stopped or cancelled, then save the state."""
+        """The worker's body: train until stopped or cancelled, then save the state (only
+        then: after a crash the files already saved are worth more than the model)."""
         self._last_report = time.perf_counter()
         self.policy.restart_clock(self.trainer)
+        note = validation_note(self.trainer)
+        if note:
+            self.post(Notice(note))
         try:
             while not self._stopping and not is_cancelled():
                 if not self._commands.empty():
@@ -153,11 +164,11 @@ class Session:
                 else:
                     self._train_one()
         except BaseException as exc:
-            self.policy.end(self.trainer, "crashed", f"{type(exc).__name__}: {exc}")
+            self.exit_report = self.policy.crashed(self.trainer, exc)
             raise
         finally:
             self._report(time.perf_counter())
-            self.exit_report = self._exit_save()
+        self.exit_report = self._exit_save()
         self.policy.end(
             self.trainer,
             "finished" if self.finished else "stopped",
@@ -179,7 +190,8 @@ class Session:
             self._set_paused(True)
             self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
             return
-        result = trainer.step()
+        with quiet_overflow():
+            result = trainer.step()
         if not math.isfinite(result.loss) or trainer.diverged:
             self._diverged(n, result.loss)
             return
@@ -298,7 +310,8 @@ class Session:
             self.post(Notice("one step at a time needs a paused run: press space first", "warning"))
             return
         n = self.trainer.iteration
-        result, stats = step_statistics(self.trainer)
+        with quiet_overflow():
+            result, stats = step_statistics(self.trainer)
         if not math.isfinite(result.loss) or self.trainer.diverged:
             self._diverged(n, result.loss)
             return

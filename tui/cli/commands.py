@@ -26,6 +26,8 @@ from engine.trainer import Trainer
 from tui.cli.options import hyper_parameters
 from tui.run import RunSettings
 from tui.rundir import RunDir
+from tui.save_target import check_save_target
+from tui.visible import shown
 
 
 def build_trainer(
@@ -40,9 +42,15 @@ def build_trainer(
 
 
 def train(args: argparse.Namespace) -> int:
-    save_to = Path(args.save) if args.save else None
-    if save_to is not None:
+    corpus_path = corpora.resolve(args.corpus).path
+    save_to = None if args.save is None else Path(args.save)
+    if save_to is not None:  # before training: a refused target must not cost a run
+        check_save_target(save_to, corpus_path, force=args.force)
         checkpoint.check_writable(save_to)
+    if not (args.headless or args.detach or args.background):
+        from tui.cli.console import require_terminal
+
+        require_terminal("use --headless for a plain log, or --detach to train in the background")
     if args.detach:
         from tui.cli import detach
 
@@ -57,6 +65,8 @@ def train(args: argparse.Namespace) -> int:
         autosave_seconds=0.0 if args.headless else args.autosave_minutes * 60.0,
         save_to=save_to,
         stop_at=None if args.iters is None else trainer.iteration + args.iters,
+        corpus_path=corpus_path,
+        force=args.force,
     )
     run_dir = Path(args.run_dir) if args.run_dir else None
     if args.background:
@@ -104,10 +114,11 @@ def sample(args: argparse.Namespace) -> int:
 
 def write_stream(pieces: Iterable[str], out: TextIO) -> None:
     """Each piece as it is made: on a terminal it shows at once (a long sample is progress,
-    not a pause); into a pipe or file it is buffered as usual. The text is the same."""
+    not a pause) with control characters drawn visibly, so an escape sequence the model
+    learnt cannot take the terminal over; into a pipe or file, the model's exact text."""
     live = out.isatty()
     for piece in pieces:
-        out.write(piece)
+        out.write(shown(piece) if live else piece)
         if live:
             out.flush()
     out.write("\n")

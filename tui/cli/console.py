@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import corpora
+from engine.errors import CharrnnError
 from engine.trainer import Trainer
 from tui.cli.commands import make_run_dir
 from tui.run import ExitReport, RunPolicy, RunSettings
@@ -20,6 +21,17 @@ class ConsoleOptions:
     fps: int
     theme: str
     preset: str | None = None
+
+
+def require_terminal(instead: str) -> None:
+    """The console reads its keys from stdin: without a terminal there (`< /dev/null`, a
+    cron job) it could only spin. Say so before anything is loaded or drawn."""
+    try:
+        interactive = sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # stdin closed
+        interactive = False
+    if not interactive:
+        raise CharrnnError(f"the console needs a terminal on stdin; {instead}")
 
 
 def run_console(
@@ -70,8 +82,8 @@ def exit_status(report: ExitReport, corpus: str, status: int) -> int:
         _say(f"saved iteration {report.iteration:,} to {path}")
     if report.path is not None:
         _say(f"resume with: charrnn train {corpus} --resume {report.path}")
-    for error in report.errors:
-        _say(f"charrnn: error: {error}")
+    if report.errors:
+        _say(f"charrnn: error: {report.error}")
     return status or (1 if report.errors else 0)
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 import corpora
 from engine.errors import CharrnnError
 from engine.trainer import Trainer
+from tui.cli.console import require_terminal
 from tui.run import ExitReport, RunSettings
-from tui.rundir import RunDir
+from tui.rundir import RunDir, open_private
 from tui.runstatus import describe_state, read_status
+from tui.visible import shown
 
 START_TIMEOUT = 120.0  # seconds a background run may take to load its corpus and listen
 RUNS_ROOT = Path("runs")
@@ -33,7 +35,7 @@ def launch(argv: list[str], run_dir: RunDir) -> int:
             f"attach with: charrnn attach {run_dir.path}"
         )
     run_dir.create()
-    with run_dir.log.open("ab") as log:
+    with open_private(run_dir.log) as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", *argv, "--background"],
             stdin=subprocess.DEVNULL,
@@ -104,8 +106,8 @@ def run_background(
 def _log_exit(report: ExitReport) -> int:
     for path in report.saved:
         print(f"saved iteration {report.iteration} to {path}", flush=True)
-    for error in report.errors:
-        print(f"charrnn: error: {error}", flush=True)
+    if report.errors:
+        print(f"charrnn: error: {report.error}", flush=True)
     return 1 if report.errors else 0
 
 
@@ -123,6 +125,7 @@ def attach(args: argparse.Namespace) -> int:
     if state != "live":
         raise CharrnnError(f"{run_dir.path}: the run is {state}{f' ({why})' if why else ''}; "
                            f"{resume_hint(run_dir)}")  # fmt: skip
+    require_terminal("the run goes on training; charrnn runs shows how it is doing")
     app = ConsoleApp(SocketLink(run_dir.socket), run_dir, theme=args.theme, handle_signals=True)
     app.run()
     where = f"iteration {app.status.iteration:,}"  # the last this viewer saw
@@ -193,7 +196,7 @@ def list_runs(args: argparse.Namespace) -> int:
         f"{'run':<32} {'state':<22} {'model':<24} {'iter':>9} {'loss':>7} {'best val':>8}  updated"
     )
     for _, name, state, why, status in sorted(rows, key=lambda r: r[0], reverse=True):
-        print(_run_row(name, state, why, status))
+        print(shown(_run_row(name, state, why, status)))  # run names come from file names
     return 0
 
 

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import corpora
 from engine.config import CELLS, DTYPES, LOSS_REDUCTIONS, OPTIMIZERS, PRESETS
+from engine.statedict import SEED_MAX
 
 DEFAULT_FPS = 20
 # Kept here, not imported from tui.themes, so `charrnn --help` does not import Textual.
@@ -78,6 +79,18 @@ def fraction(text: str) -> float:
 
 def decay(text: str) -> float:
     return _value(text, _real, lambda v: 0 < v <= 1, "above 0 and at most 1")
+
+
+def seed(text: str) -> int:
+    # What numpy's generators take; a checkpoint's seed is checked against the same range.
+    return _value(text, int, lambda v: 0 <= v <= SEED_MAX, f"a whole number from 0 to {SEED_MAX}")
+
+
+def file_path(text: str) -> str:
+    """A path that names something: an empty one would be silently left out."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a file path (got {text!r})")
+    return text
 
 
 # -- the table --------------------------------------------------------------------------------
@@ -148,13 +161,14 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("runs", "run directories (or their metrics.jsonl files)", metavar="RUN_DIR", positional=True, many=True),
     Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", choices=tuple(PRESETS)),
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
-    Option("seed", "seed for weights and sampling (train: default 0; sample: default random)", count, metavar="N"),
-    Option("save", "write a checkpoint here at the end and on Ctrl-C", metavar="PATH"),
-    Option("resume", "continue from a checkpoint (its settings win over --preset)", metavar="CKPT"),
+    Option("seed", f"seed for weights and sampling, 0 to {SEED_MAX} (train: default 0; sample: default random)", seed, metavar="N"),
+    Option("save", "write a checkpoint here at the end and on Ctrl-C (refused, before training, if PATH is the corpus or not a regular file)", file_path, metavar="PATH"),
+    Option("force", "let --save replace an existing file that is not a charrnn checkpoint", flag=True),
+    Option("resume", "continue from a checkpoint (its settings win over --preset)", file_path, metavar="CKPT"),
     Option("sample_every", "print a sample every N iterations, 0 for never (default 100)", count, default=100, metavar="N"),
     Option("log_every", "print 'iter N, loss: X' every N iterations (default 100)", size, default=100, metavar="N"),
     Option("temperature", "sampling temperature: divide the logits by T; below 1 is safer, above 1 wilder (default 1.0)", positive, default=1.0, metavar="T"),
-    Option("run_dir", "where latest.npz, autosaves, best.npz (best validation) and metrics.jsonl go (console default: runs/CORPUS-TIMESTAMP/; headless: only when given)", metavar="DIR"),
+    Option("run_dir", "where latest.npz, autosaves, best.npz (best validation) and metrics.jsonl go (console default: runs/CORPUS-TIMESTAMP/; headless: only when given)", file_path, metavar="DIR"),
     Option("autosave_minutes", "save the state to DIR/latest.npz every M minutes, 0 for never (default 5)", non_negative, default=5.0, metavar="M"),
     Option("fps", f"redraw at most N times a second; lower it over a slow SSH link (default {DEFAULT_FPS})", size, default=DEFAULT_FPS, metavar="N"),
     Option("theme", "colours: dark, light, ansi (the terminal's own 16 colours) or high-contrast (default dark; NO_COLOR=1 in the environment turns colour off)", default="dark", choices=THEME_CHOICES),
@@ -195,7 +209,8 @@ COMMANDS: dict[str, CommandSpec] = {
         help="train a model (in the console, or --headless for min-char-rnn's plain log)",
         description="Train a model on CORPUS, from scratch or resumed from a checkpoint.",
         options=("corpus", "headless", "detach", "background", "preset", "iters", "seed",
-                 "save", "resume", "sample_every", "log_every", "temperature", "run_dir"),
+                 "save", "force", "resume", "sample_every", "log_every", "temperature",
+                 "run_dir"),
         groups=(("console options (ignored with --headless)", "",
                  ("autosave_minutes", "fps", "theme")),),
         hyper_parameters=ALL_HYPER_PARAMETERS,

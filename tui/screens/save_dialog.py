@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
+from engine.errors import CharrnnError
+from tui.save_target import check_save_target, is_checkpoint
 from tui.screens.confirm import ConfirmScreen
 
 
@@ -38,18 +40,21 @@ class SaveDialog(ModalScreen[Path | None]):
             error.update("type a file name, e.g. runs/model.npz")
             return
         path = Path(text).expanduser()
-        if path.is_dir():
-            error.update(f"{path} is a directory; add a file name such as model.npz")
-            return
-        if path.suffix != ".npz":
+        if path.suffix != ".npz" and not path.is_dir():
             path = path.with_name(path.name + ".npz")  # so `l` and the load dialog's list find it
+        try:  # a pipe, a device or a directory: said here, at once (the run checks again)
+            check_save_target(path, force=True)
+        except CharrnnError as exc:
+            error.update(str(exc))
+            return
         if path.exists():
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.dismiss(path)  # not awaited: a callback must not wait on its screen
 
-            self.app.push_screen(ConfirmScreen(f"{path} exists. Overwrite it?"), answered)
+            what = "" if is_checkpoint(path) else " and is not a charrnn checkpoint"
+            self.app.push_screen(ConfirmScreen(f"{path} exists{what}. Overwrite it?"), answered)
             return
         self.dismiss(path)
 

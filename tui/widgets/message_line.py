@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from tui.visible import shown
+
 
 class MessageLine(Static):
     def __init__(self, **kwargs) -> None:
-        super().__init__("", **kwargs)
+        super().__init__("", markup=False, **kwargs)  # file names may hold [ and ]
         self.text = ""
         self.severity = "information"
         self.history: list[tuple[str, str]] = []  # every message shown, oldest first
@@ -17,4 +19,4 @@ class MessageLine(Static):
         self.history.append((severity, text))
         for name in ("information", "warning", "error"):
             self.set_class(severity == name, f"-{name}")
-        self.update(text)
+        self.update(shown(text))  # messages name files, and a name may hold escapes

@@ -7,6 +7,8 @@ import time
 from rich.text import Text
 from textual.widgets import RichLog
 
+from tui.visible import shown
+
 MAX_LINES = 5000  # bounded memory over a long run; old samples fall off the top
 FLUSH_INTERVAL = 1.0  # seconds: samples arriving faster than this are written together
 
@@ -28,15 +30,17 @@ class SamplesPanel(RichLog):
     def add_sample(
         self, iteration: int, temperature: float, loss: float, text: str, prime: str = ""
     ) -> None:
+        # The model's text is shown with its control characters made visible: written raw,
+        # an escape sequence it learnt would retitle or clear the terminal.
         head = f"── iter {iteration:,} · temp {temperature:.1f} · loss {loss:.3f} nats/char"
         if prime:
-            head += f" · prime {prime!r}"
+            head += f" · prime {prime!r}"  # repr escapes controls itself
         entry = Text(head + "\n", style="bold")
         if prime and text.startswith(prime):
-            entry.append(prime, style="bold underline")
-            entry.append(text[len(prime) :])
+            entry.append(shown(prime), style="bold underline")
+            entry.append(shown(text[len(prime) :]))
         else:
-            entry.append(text)
+            entry.append(shown(text))
         self._pending.append(entry)
 
     def flush(self) -> None:

@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from tui.visible import shown
+
 
 def clock(seconds: float) -> str:
     s = int(seconds)
@@ -43,10 +45,12 @@ class StatusLine(Static):
         if self.val_loss is not None:
             first += f"  val {self.val_loss:.3f}"
         # The second line names the model, the corpus and where it saves; the run directory
-        # gives way (from the left) when the terminal is narrow.
-        head = f"{self.summary} · {self.corpus} · "
+        # gives way (from the left) when the terminal is narrow. A file's name may hold
+        # escape sequences: shown() draws them.
+        head = f"{self.summary} · {shown(self.corpus)} · "
         room = max(self.size.width - len(head), 12)
-        where = self.run_dir if len(self.run_dir) <= room else "…" + self.run_dir[-room + 1 :]
+        run_dir = shown(self.run_dir)  # named after the corpus
+        where = run_dir if len(run_dir) <= room else "…" + run_dir[-room + 1 :]
         return Text(f"{first}\n{head}{where}", no_wrap=True, overflow="ellipsis")
 
     def watch_state(self, state: str) -> None:
