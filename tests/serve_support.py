@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import socket
@@ -47,6 +48,7 @@ class Served:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group, as a shell job has
         )
         self.lines: list[str] = []
         threading.Thread(target=self._collect, daemon=True).start()
@@ -80,8 +82,15 @@ class Served:
         return children
 
     def interrupt(self, timeout: float = 30) -> int:
-        """Ctrl+C, as a terminal sends it to the server."""
-        self.proc.send_signal(signal.SIGINT)
+        """Ctrl+C, as a terminal sends it: to the server and the viewers it started."""
+        return self.signal_group(signal.SIGINT, timeout)
+
+    def signal_group(self, sig: int, timeout: float = 30) -> int:
+        os.killpg(self.proc.pid, sig)
+        return self.proc.wait(timeout)
+
+    def signal_server(self, sig: int, timeout: float = 30) -> int:
+        self.proc.send_signal(sig)
         return self.proc.wait(timeout)
 
     def close(self) -> None:

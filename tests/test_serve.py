@@ -76,13 +76,18 @@ async def test_a_tab_shows_the_console_and_its_space_pauses_the_run(served, deta
     watcher.close()
 
 
-async def test_ctrl_c_stops_the_server_and_its_tabs_never_the_run(served, detached):
+@pytest.mark.parametrize(
+    "stop",
+    [Served.interrupt, lambda served: served.signal_server(signal.SIGTERM)],
+    ids=["Ctrl+C in its terminal", "SIGTERM to the server"],
+)
+async def test_stopping_the_server_ends_its_tabs_never_the_run(served, detached, stop):
     tab = await Tab.open(served.url)
     await tab.read_until("blog_sample")
     viewers = served.viewers()
     assert len(viewers) == 1
     ended = asyncio.create_task(tab.wait_closed())  # the tab answers, as a browser does
-    assert await asyncio.to_thread(served.interrupt) == 0
+    assert await asyncio.to_thread(stop, served) == 0
     await ended
     assert "the run goes on: charrnn attach run" in served.output
     await asyncio.to_thread(wait_until, lambda: not any(map(alive, viewers)), "viewers to end")
