@@ -173,6 +173,13 @@ def test_a_run_dir_and_new_together_are_one_line(tmp_path):
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+def test_bad_train_flags_after_new_are_one_line_and_start_nothing(tmp_path):
+    done = charrnn("serve", "--port", str(free_port()), "--new", "blog_sample", "--hidden", "0",
+                   cwd=tmp_path)  # fmt: skip
+    assert "--hidden" in one_line_error(done)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_port_out_of_range_is_one_line(tmp_path):
     done = charrnn("serve", "--port", "70000", cwd=tmp_path)
     assert "a port number from 1 to 65535" in one_line_error(done)

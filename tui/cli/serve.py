@@ -104,11 +104,10 @@ def _listen_check(host: str, port: int, public: bool) -> bool:
 
 
 def _announce(run_dir: RunDir, host: str, port: int, loopback: bool) -> None:
-    name = host if loopback else socket.gethostname() if _is_any(host) else host
-    url = f"http://{f'[{name}]' if ':' in name else name}:{port}"
-    print(f"serving the console of {run_dir.path} at {url}")
+    name = _bracketed(socket.gethostname() if _is_any(host) else host)
+    print(f"serving the console of {run_dir.path} at http://{name}:{port}")
     if loopback:
-        print(f"from another machine: ssh -L {port}:{host}:{port} {socket.gethostname()}  "
+        print(f"from another machine: ssh -L {port}:{name}:{port} {socket.gethostname()}  "
               f"then open http://127.0.0.1:{port}")  # fmt: skip
     else:
         print(
@@ -118,6 +117,11 @@ def _announce(run_dir: RunDir, host: str, port: int, loopback: bool) -> None:
         )
     print("each browser tab is one viewer; closing it leaves the run training. "
           "Ctrl+C stops this server, not the run.", flush=True)  # fmt: skip
+
+
+def _bracketed(host: str) -> str:
+    """An IPv6 address as URLs and ssh -L write it."""
+    return f"[{host}]" if ":" in host else host
 
 
 def _is_any(host: str) -> bool:
