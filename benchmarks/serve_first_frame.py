@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from browser_support import chromium, iterations_drawn, open_console
+from browser_support import chromium, iterations_drawn, wait_drawn
 from run_support import start_detached, stop_run, wait_until
 from serve_support import Served, Tab
 
@@ -45,15 +45,12 @@ def browser_repeats(server: Served, profile: Path, repeats: int, closed: float) 
     with chromium(profile) as browser:
         last_seen = None
         for _ in range(repeats):
-            started = time.monotonic()
             page = browser.new_page()
+            started = time.monotonic()
             page.goto(server.url)
             page.wait_for_selector("body.-first-byte", timeout=60_000)
             first_byte = time.monotonic() - started
-            page.close()
-            wait_until(lambda: not server.viewers(), "the tab's viewer to end")
-            started = time.monotonic()
-            page = open_console(browser, server.url, drawn=CORPUS)
+            wait_drawn(page, CORPUS)
             drawn = time.monotonic() - started
             shown_first = max(iterations_drawn(page))  # its first frames
             rows.append({"first_byte_s": round(first_byte, 3), "console_drawn_s": round(drawn, 3),

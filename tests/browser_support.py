@@ -9,7 +9,6 @@ is aborted before it leaves.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,9 +93,13 @@ def open_console(context: BrowserContext, url: str, drawn: str, timeout: float =
     """A new tab on `url`, returned once the console has drawn `drawn` and painted it."""
     page = context.new_page()
     page.goto(url)
+    wait_drawn(page, drawn, timeout)
+    return page
+
+
+def wait_drawn(page: Page, drawn: str, timeout: float = 60) -> None:
     page.wait_for_function(f"{SCREEN_TEXT}.includes({drawn!r})", timeout=timeout * 1000)
     page.wait_for_function(PAINTED, timeout=timeout * 1000)
-    return page
 
 
 def screen_text(page: Page) -> str:
@@ -106,9 +109,3 @@ def screen_text(page: Page) -> str:
 def iterations_drawn(page: Page) -> list[int]:
     """Every iteration the status line has shown in this tab, in order."""
     return [int(n.replace(",", "")) for n in ITERATION.findall(screen_text(page))]
-
-
-def time_to_console(context: BrowserContext, url: str, drawn: str) -> tuple[Page, float]:
-    started = time.monotonic()
-    page = open_console(context, url, drawn)
-    return page, time.monotonic() - started
