@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tui.cli import commands, detach
+    from tui.cli import commands, detach, serve
 
     if getattr(args, "fps", None) and not getattr(args, "headless", False):
         # Textual reads its frame-rate cap once, when it is first imported.
@@ -41,6 +41,7 @@ def run_command(args: argparse.Namespace) -> int:
         "corpora": commands.list_corpora,
         "attach": detach.attach,
         "runs": detach.list_runs,
+        "serve": serve.serve,
         "compare": commands.compare,
         "inspect": commands.inspect,
     }

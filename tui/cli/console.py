@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,11 @@ class ConsoleOptions:
 
 def require_terminal(instead: str) -> None:
     """The console reads its keys from stdin: without a terminal there (`< /dev/null`, a
-    cron job) it could only spin. Say so before anything is loaded or drawn."""
+    cron job) it could only spin. Say so before anything is loaded or drawn. A console
+    given another Textual driver (textual-serve's web driver, for `charrnn serve`) reads its
+    keys from that instead."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
     try:
         interactive = sys.stdin is not None and sys.stdin.isatty()
     except ValueError:  # stdin closed

@@ -118,13 +118,7 @@ def attach(args: argparse.Namespace) -> int:
     from tui.app import ConsoleApp
     from tui.links import SocketLink
 
-    run_dir = RunDir(Path(args.run)) if args.run else newest_live_run(RUNS_ROOT)
-    if not run_dir.path.is_dir():
-        raise CharrnnError(f"{run_dir.path}: no such run directory")
-    state, why = describe_state(run_dir)
-    if state != "live":
-        raise CharrnnError(f"{run_dir.path}: the run is {state}{f' ({why})' if why else ''}; "
-                           f"{resume_hint(run_dir)}")  # fmt: skip
+    run_dir = live_run(args.run)
     require_terminal("the run goes on training; charrnn runs shows how it is doing")
     app = ConsoleApp(SocketLink(run_dir.socket), run_dir, theme=args.theme, handle_signals=True)
     app.run()
@@ -138,6 +132,24 @@ def attach(args: argparse.Namespace) -> int:
         print(f"detached: training goes on ({where}); attach again with: "
               f"charrnn attach {run_dir.path}", file=sys.stderr)  # fmt: skip
     return app.return_code or 0
+
+
+def live_run(path: str | None) -> RunDir:
+    """The detached run at `path` (default: the newest live one under runs/), or a one-line
+    CharrnnError saying why no viewer can attach to it."""
+    run_dir = RunDir(Path(path)) if path else newest_live_run(RUNS_ROOT)
+    if not run_dir.path.is_dir():
+        raise CharrnnError(f"{run_dir.path}: no such run directory")
+    state, why = describe_state(run_dir)
+    if state == "unknown":
+        raise CharrnnError(f"{run_dir.path}: not a run directory ({why})")
+    if state != "live":
+        raise CharrnnError(f"{run_dir.path}: the run is {state}{f' ({why})' if why else ''}; "
+                           f"{resume_hint(run_dir)}")  # fmt: skip
+    if why == "in a console":
+        raise CharrnnError(f"{run_dir.path}: the run trains in a console of its own, not in the "
+                           "background; press d there to detach it first")  # fmt: skip
+    return run_dir
 
 
 def resume_hint(run_dir: RunDir) -> str:

@@ -93,6 +93,10 @@ def file_path(text: str) -> str:
     return text
 
 
+def port(text: str) -> int:
+    return _value(text, int, lambda v: 1 <= v <= 65535, "a port number from 1 to 65535")
+
+
 # -- the table --------------------------------------------------------------------------------
 
 
@@ -108,6 +112,7 @@ class Option:
     positional: bool = False
     optional_positional: bool = False  # a positional that may be left out (nargs="?")
     many: bool = False  # a positional taking one or more values
+    rest: bool = False  # takes every argument after it, flags included (serve --new)
 
     def add_to(self, group: argparse._ActionsContainer, dest: str | None = None) -> None:
         kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
@@ -116,6 +121,8 @@ class Option:
             kwargs["default"] = False
         else:
             kwargs |= {"type": self.type, "choices": self.choices, "metavar": self.metavar}
+            if self.rest:
+                kwargs["nargs"] = argparse.REMAINDER
         if self.positional:
             if self.optional_positional or self.many:
                 kwargs["nargs"] = "?" if self.optional_positional else "+"
@@ -185,6 +192,10 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("prime_file", "read the prime from this UTF-8 file (for a long or multi-line prime)", metavar="PATH"),
     Option("zero_state", "start from a zero hidden state, as at the very start of the corpus (the default with a prime)", flag=True),
     Option("carried_state", "start from the state training left in the checkpoint, even with a prime (the default without one)", flag=True),
+    Option("host", "the address to listen on (default 127.0.0.1: this machine only; anything else needs --public)", default="127.0.0.1", metavar="HOST"),
+    Option("port", "the TCP port to listen on (default 8000)", port, default=8000, metavar="PORT"),
+    Option("public", "allow a --host other than loopback: anyone who can reach the port can steer the run (there is no password)", flag=True),
+    Option("new", "start a detached run first: everything after --new is `charrnn train`'s arguments (CORPUS, --preset, ...)", metavar="CORPUS [FLAGS]", rest=True),
 )}  # fmt: skip
 
 
@@ -241,6 +252,12 @@ COMMANDS: dict[str, CommandSpec] = {
         description="Open the console on a run started with --detach (or moved there with d), "
         "as if it had been started here. q leaves it training; Q stops it.",
         options=("run", "fps", "theme"),
+    ),
+    "serve": CommandSpec(
+        help="the console of a detached run in a web browser (needs textual-serve)",
+        description="Serve `charrnn attach RUN_DIR` to web browsers: each tab is one more "
+        "viewer, closing it leaves the run training, and Ctrl+C stops the server, not the run.",
+        options=("run", "host", "port", "public", "fps", "theme", "new"),
     ),
     "runs": CommandSpec(
         help="list runs: live or stopped, model, iteration, loss",
