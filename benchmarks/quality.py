@@ -8,8 +8,10 @@ Trains a preset on tinyshakespeare (first 90% for training, last 10% held out) a
 its training wall time passes a budget, evaluates the held-out text with `Trainer.evaluate`
 (engine/evaluate.py: mean nats per character, 16 lanes, hidden state carried). Evaluation time
 is not counted in the budget. Then, when `torch` is importable, the same for the baseline:
-PyTorch nn.LSTM 256, one-hot input, Adam 2e-3, B=64, fed by the same batch stream and
-evaluated by the same code. BLAS threads are pinned for each side (--threads, --torch-threads).
+PyTorch nn.LSTM 256 set up as a PyTorch user would (benchmarks/torch_baseline.py: nn.Embedding
+input, Adam, B=64, at the best settings found in tuning; change them with --torch-set), fed
+by the same batch stream and evaluated by the same code. BLAS threads are pinned for each
+side (--threads, --torch-threads).
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="FIELD=VALUE",
         help="override preset fields (tuning)",
+    )
+    p.add_argument(
+        "--torch-set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override the PyTorch baseline's settings (hidden, embedding, seq_length, batch, "
+        "lr, clip_norm; embedding=0 for one-hot)",
     )
     args = p.parse_args(argv)
     args.budgets = [15.0, 30.0] if args.quick else [float(b) for b in args.budgets.split(",")]
@@ -132,10 +142,11 @@ def run_torch(args: argparse.Namespace, text: str) -> dict:
         import torch
     except ImportError:
         return {"skipped": "torch is not importable (pip install torch==2.13.0 to compare)"}
-    from torch_baseline import Baseline
+    from torch_baseline import Baseline, TorchSettings
 
     torch.set_num_threads(args.torch_threads)
-    baseline = Baseline(text, args.seed)
+    changes = dict(pair.partition("=")[::2] for pair in args.torch_set)
+    baseline = Baseline(text, args.seed, TorchSettings().replace(**changes))
     points = run_budgets(
         baseline.step, baseline.evaluate, args.budgets, baseline.chars_per_step, CLOCKS[args.clock]
     )
