@@ -17,6 +17,7 @@ import corpora
 from engine import checkpoint
 from engine.sampling import SampleSettings
 from tui.cli import main
+from tui.cli.options import COMMANDS
 
 TINY = ["--sample-every", "0"]
 
@@ -110,7 +111,7 @@ def test_corpora_lists_the_bundled_texts(capsys) -> None:
     assert rows["tinyshakespeare"][1] == "1,115,394"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["gradcheck"], ["corpora"]])
+@pytest.mark.parametrize("command", [[], *([name] for name in COMMANDS)])
 def test_every_command_has_help(capsys, command: list[str]) -> None:
     status, out, _ = run_exit(capsys, *command, "--help")
     assert status == 0 and "usage: charrnn" in out
