@@ -46,3 +46,13 @@ def tmux(tmp_path):
 
     yield run
     subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, timeout=10)
+
+
+@pytest.fixture
+def detached(tmp_path):
+    """A detached run on the tiny corpus in tmp_path/run, stopped afterwards."""
+    from run_support import start_detached, stop_run
+
+    run_dir = start_detached(tmp_path)
+    yield run_dir
+    stop_run(run_dir)

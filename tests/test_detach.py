@@ -47,13 +47,6 @@ from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, Save
 from tui.screens.inspect import InspectScreen
 
 
-@pytest.fixture
-def detached(tmp_path):
-    run_dir = start_detached(tmp_path)
-    yield run_dir
-    stop_run(run_dir)
-
-
 def progress_iteration(viewer: Viewer) -> int:
     return viewer.wait_for(lambda e: isinstance(e, Progress)).iteration  # type: ignore[union-attr]
 

@@ -23,7 +23,6 @@ from run_support import (
     alive,
     charrnn,
     run_pid,
-    start_detached,
     stop_run,
     wait_until,
 )
@@ -32,13 +31,6 @@ from serve_support import Served, Tab, fetch, free_port
 from tui.protocol import PausedChanged, Progress, Resume, Welcome
 from tui.rundir import RunDir
 from tui.runstatus import describe_state
-
-
-@pytest.fixture
-def detached(tmp_path):
-    run_dir = start_detached(tmp_path)
-    yield run_dir
-    stop_run(run_dir)
 
 
 @pytest.fixture
