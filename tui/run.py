@@ -66,7 +66,7 @@ class ExitReport:
 
 
 def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
-    history = np.frombuffer(trainer.loss_history, dtype=np.float32)
+    history = np.asarray(trainer.loss_history, dtype=np.float32)
     history = history[np.isfinite(history)]
     if len(history) > points:
         # Whole history in `points` means, so a loaded model shows its entire learning curve.

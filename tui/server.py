@@ -112,7 +112,7 @@ class RunServer:
 
     async def serve(self) -> ExitReport:
         self.loop = loop = asyncio.get_running_loop()
-        self.session.post = self.session.policy.report = self._broadcast
+        self.session.post = self._broadcast
         server = await self._listen()
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self.session.send, Stop(save=True))

@@ -90,7 +90,8 @@ class Session:
         self.run_dir = run_dir
         self.settings = settings or RunSettings()
         self.post = post  # thread-safe (App.post_message, or the server's broadcast)
-        self.policy = RunPolicy(run_dir, self.settings, post)
+        # Through self.post: a link or server that rebinds post rebinds the policy too.
+        self.policy = RunPolicy(run_dir, self.settings, lambda event: self.post(event))
         # The corpus (or how to read it), needed only to resume a loaded checkpoint on it.
         self._text = text
         self._commands: queue.SimpleQueue[Command | Call] = queue.SimpleQueue()
