@@ -27,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, too
 
-TARGET_120S = 1.55  # nats/char (issue 4); PyTorch reached 1.576 at 60 s and 1.537 at 120 s
+# Held-out nats/char to reach by a budget (issue 10): under 1.50 after two minutes; at most
+# 1.47 after ten (nanoGPT's small-GPU Shakespeare result), for the `long` preset.
+TARGETS = {120.0: 1.50, 600.0: 1.47}
 DEFAULT_PRESET = "gru"  # the best held-out loss per second in tuning
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
@@ -190,12 +192,13 @@ def summarise(report: dict) -> None:
     theirs = {
         p["budget_s"]: p["val_nats_per_char"] for p in report.get("pytorch", {}).get("points", [])
     }
-    if 120.0 in ours:
-        report["target_120s"] = {
-            "max_nats_per_char": TARGET_120S,
-            "ours": ours[120.0],
-            "met": ours[120.0] <= TARGET_120S,
-        }
+    for budget, limit in TARGETS.items():
+        if budget in ours:
+            report[f"target_{budget:.0f}s"] = {
+                "max_nats_per_char": limit,
+                "ours": ours[budget],
+                "met": ours[budget] <= limit,
+            }
     both = sorted(set(ours) & set(theirs))
     if both:
         report["ours_minus_pytorch"] = {str(b): round(ours[b] - theirs[b], 4) for b in both}

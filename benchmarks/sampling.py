@@ -69,6 +69,11 @@ def sampler(make, model, params, settings):
     return lambda: sum(1 for _ in make(model, params, state, 0, settings, rng))
 
 
+def model_label(c) -> str:
+    feed = f"embedding {c.embedding}" if c.embedding else "one-hot"
+    return f"{c.cell} {c.layers}x{c.hidden}, {feed}, {c.dtype}"
+
+
 def matvec_floor(model, params):
     """One character's matrix-vector products alone (each layer's recurrent product and the
     output layer's), on preallocated buffers: what no B=1 sampler in numpy can go below."""
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append(
             {
                 "preset": name,
-                "model": f"{model.config.cell} {model.config.hidden}, {model.config.dtype}",
+                "model": model_label(model.config),
                 "old_us_per_char": round(old_us, 1),
                 "new_us_per_char": round(new_us, 1),
                 "speedup": rates["ratio"],

@@ -88,6 +88,7 @@ class Chooser:
         self.bias = output_bias.astype(np.float64)
         self._rows_left = settings.length  # never make noise for more characters than asked
         self._noise = np.empty((0, vocab_size))  # a block of rows, one per character
+        self._rows: list[np.ndarray] = []  # views of its rows, made once per block
         self._next_row = 0
         self._scratch = np.empty(vocab_size)
         self._below = np.empty(vocab_size, bool)  # top-k: outside the k likeliest
@@ -108,9 +109,9 @@ class Chooser:
         return int(scores.argmax())
 
     def _next_noise(self) -> np.ndarray:
-        if self._next_row == len(self._noise):
+        if self._next_row == len(self._rows):
             self._refill()
-        row = self._noise[self._next_row]
+        row = self._rows[self._next_row]
         self._next_row += 1
         return row
 
@@ -129,6 +130,7 @@ class Chooser:
         g *= -self.settings.temperature
         if not self.top_k:
             g += self.bias
+        self._rows = list(g)
         self._next_row = 0
 
 

@@ -143,10 +143,16 @@ def test_a_resumed_run_can_start_its_metrics_with_the_checkpoints_history(tmp_pa
 def test_run_info_from_run_json_else_the_checkpoint_else_unknown(tmp_path: Path) -> None:
     described = tmp_path / "a"
     described.mkdir()
-    describe_run(described, "gru", preset("gru").replace(dropout=0.25))
+    config = preset("gru").replace(
+        hidden=200, seq_length=32, beta2=0.99, lr_decay_every=800, dropout=0.25, embedding=24
+    )
+    describe_run(described, "gru", config)
     info = read_run_info(described)
     assert info.preset == "gru"
-    assert info.describe() == ("gru: GRU 256, B64, seq 32, adam 0.005, decay 0.6/800, dropout 0.25")
+    assert info.describe() == (
+        "gru: GRU 200, B64, seq 32, adam 0.005 beta2 0.99, decay 0.6/800, dropout 0.25, "
+        "embed 24, float32"
+    )
     assert info.chars_per_iteration == 64 * 32
 
     from_checkpoint = tmp_path / "b"
@@ -188,7 +194,8 @@ def test_x_values_log_drops_iteration_zero_and_characters_count_steps_done() -> 
     xs, _ = series(run, run.metrics.train, "iterations", log_x=True)
     assert xs == pytest.approx([2.0, math.log10(200)])
     chars, _ = series(run, run.metrics.train, "characters", log_x=False)
-    assert chars == pytest.approx([2048, 101 * 2048, 201 * 2048])
+    per_step = run.info.config.batch * run.info.config.seq_length
+    assert chars == pytest.approx([per_step, 101 * per_step, 201 * per_step])
     run.metrics.add_val(250, 2.5)  # no time of its own: placed at its iteration's time
     run.metrics.add_train(300, 2.9, time=30.0)
     at, _ = series(run, run.metrics.val, "seconds", log_x=False)

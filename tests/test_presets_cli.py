@@ -50,6 +50,15 @@ def test_other_presets_are_fast_and_validated(name: str) -> None:
     assert c.val_fraction == 0.1 and c.eval_every > 0
 
 
+def test_train_help_lists_each_preset_with_what_it_sets(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    listing = capsys.readouterr().out.split("presets:\n", 1)[1].splitlines()
+    assert [line.split()[0] for line in listing] == list(PRESETS)
+    long_line = next(line for line in listing if line.split()[0] == "long")
+    assert "GRU 2x192" in long_line and "dropout 0.2" in long_line and "embed 48" in long_line
+
+
 BAD = [
     (["--hidden", "0"], "--hidden: must be 1 or more"),
     (["--hidden", "-3"], "--hidden: must be 1 or more"),

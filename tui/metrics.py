@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import PRESETS, Config
+from engine.config import PRESETS, Config, describe
 from engine.errors import CharrnnError
 from engine.smoothing import smoothed_series
 from tui.rundir import BEST, LATEST, METRICS
@@ -238,20 +238,7 @@ class RunInfo:
         """The preset and the hyper-parameters that tell runs apart, on one short line."""
         if self.config is None:
             return self.preset or "unknown configuration"
-        c = self.config
-        model = (
-            f"{c.cell.upper()} {c.layers}x{c.hidden}"
-            if c.layers > 1
-            else f"{c.cell.upper()} {c.hidden}"
-        )
-        parts = [model, f"B{c.batch}", f"seq {c.seq_length}", f"{c.optimizer} {c.lr:g}"]
-        if c.lr_decay < 1:
-            parts.append(f"decay {c.lr_decay:g}/{c.lr_decay_every}")
-        if c.dropout:
-            parts.append(f"dropout {c.dropout:g}")
-        if c.embedding:
-            parts.append(f"embed {c.embedding}")
-        described = ", ".join(parts)
+        described = describe(self.config)
         return f"{self.preset}: {described}" if self.preset else described
 
 

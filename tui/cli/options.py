@@ -206,6 +206,7 @@ class CommandSpec:
     options: tuple[str, ...] = ()  # names in OPTIONS
     groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (title, description, names)
     hyper_parameters: tuple[str, ...] = ()  # Config fields offered as flags
+    epilog: str | None = None  # printed as written after the options
 
 
 RESUME_NOTE = (
@@ -225,6 +226,7 @@ COMMANDS: dict[str, CommandSpec] = {
         groups=(("console options (ignored with --headless)", "",
                  ("autosave_minutes", "fps", "theme")),),
         hyper_parameters=ALL_HYPER_PARAMETERS,
+        epilog="presets:\n" + "\n".join(f"  {n:<9} {d}" for n, (_, d) in PRESETS.items()),
     ),
     "sample": CommandSpec(
         help="generate text from a checkpoint",
@@ -296,7 +298,13 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     hp = {o.dest: o for o in HYPER_PARAMETERS}
     for name, spec in COMMANDS.items():
-        sub = commands.add_parser(name, help=spec.help, description=spec.description)
+        sub = commands.add_parser(
+            name,
+            help=spec.help,
+            description=spec.description,
+            epilog=spec.epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         for option in spec.options:
             OPTIONS[option].add_to(sub)
         for title, description, names in spec.groups:
