@@ -304,6 +304,37 @@ def test_ctrl_c_saves_and_exits(tmp_path: Path) -> None:
     assert checkpoint.load(target).iteration > 20
 
 
+def read_then_close(argv: list[str], lines: int) -> tuple[int, str]:
+    """Run charrnn with stdout into a pipe whose reader leaves after `lines` lines, as
+    `charrnn ... | head -n LINES` does; the exit status and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    for _ in range(lines):
+        proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    return proc.wait(timeout=60), err
+
+
+def test_a_closed_pipe_stops_headless_training_and_saves(tmp_path: Path) -> None:
+    target = tmp_path / "piped.npz"
+    status, err = read_then_close(
+        ["train", "blog_sample", "--headless", "--save", str(target), "--log-every", "1"], 30
+    )
+    assert status == 141, err
+    assert "Traceback" not in err and "stdout closed at iteration" in err
+    assert checkpoint.load(target).iteration > 10
+
+
+def test_a_closed_pipe_ends_a_long_sample_quietly(model_file: Path) -> None:
+    status, err = read_then_close(["sample", str(model_file), "--length", "5000000"], 2)
+    assert status == 141
+    assert err == ""
+
+
 def test_a_prime_starts_from_a_zero_state_unless_asked_to_carry(capsys, tmp_path: Path) -> None:
     """With a prime the context starts at the prime, as in char-rnn: the sample does not
     depend on where training stopped. --carried-state continues training's stream instead;

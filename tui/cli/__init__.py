@@ -16,6 +16,18 @@ from tui.cli.options import build_parser, parse
 
 __all__ = ["build_parser", "main"]
 
+# The exit status of a program whose output pipe closed: 128 + SIGPIPE, as the shell reports
+# a program the signal killed (`charrnn sample ... | head`).
+STDOUT_CLOSED = 141
+
+
+def silence_stdout() -> None:
+    """Send what is still to be written to /dev/null once stdout's reader has gone, so the
+    interpreter's flush at exit does not fail again with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -26,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CharrnnError as exc:
         print(f"charrnn: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout has gone: nothing more to say to it
+        silence_stdout()
+        return STDOUT_CLOSED
 
 
 def run_command(args: argparse.Namespace) -> int:

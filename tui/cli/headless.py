@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from engine.trainer import StepResult, Trainer
+from tui.cli import STDOUT_CLOSED, silence_stdout
 from tui.protocol import Event, Notice
 from tui.run import RunPolicy, RunSettings, quiet_overflow, validation_note
 from tui.rundir import RunDir
@@ -36,16 +37,22 @@ def train_headless(
     rundir = RunDir(run_dir).create() if run_dir else None
     policy = RunPolicy(rundir, settings, say)
     policy.begin(trainer, *source, detached=False)
-    print(f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.", flush=True)
-    note = validation_note(trainer)
-    if note:
-        print(note, flush=True)
     status = 0
     try:
+        print(
+            f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.", flush=True
+        )
+        note = validation_note(trainer)
+        if note:
+            print(note, flush=True)
         diverged = train_loop(trainer, settings, policy, log_every)
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
         diverged, status = False, 130
+    except BrokenPipeError:  # `... --headless | head`: stop as Ctrl-C would, and save
+        silence_stdout()
+        print(f"charrnn: stdout closed at iteration {trainer.iteration}", file=sys.stderr)
+        diverged, status = False, STDOUT_CLOSED
     except Exception as exc:  # a crash: one line, and nothing saved over the user's files
         error(policy.crashed(trainer, exc).error)
         return 1
