@@ -43,7 +43,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--budgets", default="60,120,300", help="seconds of training at which to evaluate"
     )
     p.add_argument("--quick", action="store_true", help="budgets 15,30 (a few minutes in all)")
-    p.add_argument("--threads", type=int, default=2, help="OpenBLAS threads for numpy (default 2)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OpenBLAS threads for numpy (default 1, as the charrnn command sets them: a "
+        "preset's minibatch is split across its own threads, --set workers=N)",
+    )
     p.add_argument("--torch-threads", type=int, default=2, help="PyTorch threads (default 2)")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baseline")
     p.add_argument("--torch-only", action="store_true", help="run only the PyTorch baseline")
@@ -135,6 +141,7 @@ def run_ours(args: argparse.Namespace, text: str) -> dict:
         "model": trainer.summary(),
         "config": config.to_dict(),
         "blas_threads": args.threads,
+        "training_threads": config.threads,
         "points": points,
     }
 
@@ -157,7 +164,7 @@ def run_torch(args: argparse.Namespace, text: str) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    # Pinned before numpy loads OpenBLAS; two threads are slower than one for small matrices.
+    # Pinned before numpy loads OpenBLAS (as tui/cli does for the charrnn command).
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parent))

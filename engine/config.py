@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -28,6 +29,7 @@ LIMITS: dict[str, tuple[int, str]] = {
     "embedding": (4096, ""),
     "seq_length": (4096, ""),
     "batch": (4096, ""),
+    "workers": (64, "a minibatch split more ways than that is mostly thread overhead"),
 }
 
 
@@ -37,7 +39,16 @@ class Config:
     # samples, not the model or the data layout (nanoGPT and char-rnn keep the same rule
     # beside their loads).
     RESUMABLE: ClassVar[frozenset[str]] = frozenset(
-        {"lr", "clip", "clip_norm", "lr_decay", "lr_decay_every", "eval_every", "val_chars"}
+        {
+            "lr",
+            "clip",
+            "clip_norm",
+            "lr_decay",
+            "lr_decay_every",
+            "eval_every",
+            "val_chars",
+            "workers",
+        }
     )
 
     cell: str = "rnn"
@@ -61,6 +72,9 @@ class Config:
     val_fraction: float = 0.0  # held-out tail of the corpus
     eval_every: int = 0  # evaluate the held-out tail every N iterations; 0 never
     val_chars: int = 200_000  # characters a validation pass predicts, evenly spread; 0 all
+    # Threads each minibatch's streams are split across (engine/parallel.py); 0 picks (see
+    # `threads`). Not a hyper-parameter: only the order of floating-point sums changes.
+    workers: int = 0
 
     def validate(self) -> Config:
         """Self, or a CharrnnError naming the first bad value: its type, its range, then
@@ -94,6 +108,10 @@ class Config:
             raise CharrnnError(f"eval_every must be 0 (never) or more (got {self.eval_every})")
         if self.val_chars < 0:
             raise CharrnnError(f"val_chars must be 0 (all) or more (got {self.val_chars})")
+        if not 0 <= self.workers <= self.batch:
+            raise CharrnnError(
+                f"workers must be 0 (automatic) to batch = {self.batch} (got {self.workers})"
+            )
         for name, allowed in (
             ("cell", CELLS),
             ("optimizer", OPTIMIZERS),
@@ -137,6 +155,15 @@ class Config:
                 )
                 raise CharrnnError(f"{name} must be at most {limit} (got {value}): {why}")
         self.check_memory(ASSUMED_VOCAB)
+
+    @property
+    def threads(self) -> int:
+        """How many threads train: `workers`, or when it is 0, two on a machine with two
+        cores or more if the minibatch has at least 32 streams (halves smaller than 16 rows
+        cost more in thread hand-offs than the second core gives back)."""
+        if self.workers:
+            return self.workers
+        return 2 if (os.cpu_count() or 1) >= 2 and self.batch >= 32 else 1
 
     def param_count_estimate(self, vocab_size: int) -> int:
         """About how many weights the model has (exact for rnn and lstm)."""

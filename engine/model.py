@@ -31,8 +31,8 @@ class Trace:
 class Forward:
     loss: float  # summed or per-character mean, as the config says
     nats_per_char: float
-    probs: np.ndarray  # (T, B, V)
-    cache: Trace
+    probs: np.ndarray  # (T, B, V); backward overwrites it with the logits' gradient
+    cache: Trace | None  # None from a batch split across threads (engine/parallel.py)
     top: np.ndarray  # (T, B, H) outputs of the last layer
 
 
@@ -160,6 +160,7 @@ class CharModel:
         sum_rows(flat, out=grads["by"])
         dx = dot_last(dlogits, params["Why"])
         trace = fwd.cache
+        assert trace is not None, "backward needs the Forward of one unsplit pass"
         for i in range(len(self.cells) - 1, -1, -1):
             layer_grads = self._layer(grads, i)
             dx = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
@@ -178,6 +179,11 @@ class CharModel:
         state: list[State],
         rng: np.random.Generator | None = None,
     ) -> tuple[Forward, Params, list[State]]:
+        threads = self.config.threads
+        if threads > 1 and inputs.shape[1] >= threads:
+            from engine.parallel import split_loss_and_grads  # parallel.py builds on this one
+
+            return split_loss_and_grads(self, params, inputs, targets, state, rng, threads)
         fwd, new_state = self.forward(params, inputs, targets, state, rng)
         return fwd, self.backward(params, fwd, targets), new_state
 

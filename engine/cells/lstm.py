@@ -87,7 +87,9 @@ class LSTMCell:
         dc = np.zeros_like(cs[0])  # d loss / d c, carried backwards through f
         ds = np.empty((batch, 3, hid), a.dtype)  # sigmoid' = s (1 - s) for o, i, f
         tmp = np.empty_like(dh)
-        wh_t, dot, mul, sub = p["Wh"].T, np.dot, np.multiply, np.subtract
+        # A contiguous copy of Wh^T: BLAS multiplies by it ~15% faster than by the transposed
+        # view, and the copy costs less than one of the window's steps.
+        wh_t, dot, mul, sub = np.ascontiguousarray(p["Wh"].T), np.dot, np.multiply, np.subtract
         # One step's arrays stay in cache, so the derivatives are formed step by step.
         for t in range(steps - 1, -1, -1):
             at, dat, tc = a[t], da[t], tanh_cs[t]

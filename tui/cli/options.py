@@ -154,6 +154,7 @@ HYPER_PARAMETERS: tuple[Option, ...] = (
     Option("eval_every", "validate every N iterations; 0 never", count, metavar="N"),
     Option("val_chars", "characters a validation pass predicts, evenly spread and the same each time; 0 all", count, metavar="N"),
     Option("init_scale", "initial weights ~ randn * S", positive, metavar="S"),
+    Option("workers", "threads each minibatch is split across, one slice of streams each; 0 (default) picks 2 on a machine with 2+ cores when --batch is 32 or more", count, metavar="N"),
 )  # fmt: skip
 HP_PREFIX = "hp_"
 
@@ -212,7 +213,7 @@ class CommandSpec:
 RESUME_NOTE = (
     "Each overrides the --preset's value. On --resume the checkpoint's model and data layout "
     "are kept; only the training schedule (--lr, --clip, --clip-norm, --lr-decay, "
-    "--lr-decay-every, --eval-every, --val-chars) may change."
+    "--lr-decay-every, --eval-every, --val-chars, --workers) may change."
 )
 ALL_HYPER_PARAMETERS = tuple(o.dest for o in HYPER_PARAMETERS)
 
