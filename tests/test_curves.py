@@ -144,7 +144,13 @@ def test_run_info_from_run_json_else_the_checkpoint_else_unknown(tmp_path: Path)
     described = tmp_path / "a"
     described.mkdir()
     config = preset("gru").replace(
-        hidden=200, seq_length=32, beta2=0.99, lr_decay_every=800, dropout=0.25, embedding=24
+        hidden=200,
+        seq_length=32,
+        beta2=0.99,
+        lr_decay=0.6,
+        lr_decay_every=800,
+        dropout=0.25,
+        embedding=24,
     )
     describe_run(described, "gru", config)
     info = read_run_info(described)
