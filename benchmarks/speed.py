@@ -23,8 +23,9 @@ Targets (issue 4), all on tinyshakespeare, characters per second of full trainin
            Also the start-up of `charrnn train --headless --iters 0` and whether it imports
            Textual (python -X importtime), with the import chain that pulls it in if so.
 
-Each (target, thread count) runs in its own process with the BLAS thread count pinned before
-numpy is imported (OPENBLAS/OMP/MKL_NUM_THREADS) and torch.set_num_threads for PyTorch. Ours
+Each (target, thread count N) runs in its own process, pinned before numpy is imported: ours
+splits each minibatch across N threads (workers=N) with one OpenBLAS thread each, as the
+charrnn command does, and PyTorch gets torch.set_num_threads(N). Ours
 and the baseline alternate in short repeats; figures are medians over the repeats, and `ratio`
 is the median of the per-repeat ratios, which is steadier than a ratio of medians when other
 work shares the machine. `--clock cpu` times single-threaded runs by this process's CPU time,
@@ -226,6 +227,9 @@ def textual_import_chain(cmd: list[str]) -> list[str] | None:
 def worker(args: argparse.Namespace) -> int:
     for var in THREAD_VARS:
         os.environ[var] = str(args.threads)
+    # Ours uses N cores as the charrnn command does, by splitting the minibatch across N
+    # threads (workers=N) with one BLAS thread each; PyTorch gets N intra-op threads.
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests"))
     import numpy as np
@@ -243,7 +247,9 @@ def worker(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
 
     name, text = corpora.load(args.corpus)
-    fast = Config(batch=64, seq_length=50, dtype="float32", loss="mean", lr=0.01)
+    fast = Config(
+        batch=64, seq_length=50, dtype="float32", loss="mean", lr=0.01, workers=args.threads
+    )
     configs = {
         "classic": preset("classic"),
         "rnn": fast.replace(cell="rnn", hidden=100),
