@@ -305,11 +305,13 @@ async def test_divergence_pauses_with_a_message_and_no_nan_reaches_the_sparkline
         w[...] = np.nan  # what a runaway learning rate leaves behind
     app = make_app(tmp_path / "run", trainer)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "diverged")
+        sparkline = app.query_one("#sparkline")
+        # The history the run started with reaches the sparkline with the welcome, which may
+        # be drawn just after the divergence is reported.
+        await wait_for(pilot, lambda: app.status.state == "diverged" and bool(sparkline.data))
         assert "diverged" in app.message_line.text
         assert "lower learning rate" in app.message_line.text
-        data = app.query_one("#sparkline").data
-        assert data and all(np.isfinite(data))
+        assert all(np.isfinite(sparkline.data))
         await press(pilot, "space")
         await wait_for(pilot, lambda: "cannot resume" in app.message_line.text)
         assert app.status.state == "diverged"
