@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import packed
 from engine.cells import CELL_TYPES, Cell, State
 from engine.cells.base import Params, RowStep
 from engine.cells.ops import dot_last, scatter_rows, sum_rows
@@ -69,7 +70,7 @@ class CharModel:
         params["by"] = np.zeros(v, self.dtype)
         if self.embedding:  # drawn last, so adding an embedding leaves the other weights alone
             params["E"] = (rs.randn(v, self.embedding) * self.config.init_scale).astype(self.dtype)
-        return params
+        return packed.packed(params)
 
     def zero_state(self, batch: int) -> list[State]:
         return [cell.zero_state(batch, self.dtype) for cell in self.cells]
@@ -149,7 +150,7 @@ class CharModel:
         return Forward(loss, total / n_chars, probs, trace, top), new_state
 
     def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
-        grads = {k: np.empty_like(v) for k, v in params.items()}  # each fully written below
+        grads = packed.empty_like(params)  # each fully written below
         dlogits = fwd.probs  # reused in place: softmax cross-entropy gradient is p - onehot
         flat = dlogits.reshape(-1, self.vocab_size)
         flat.reshape(-1)[self._target_index(targets)] -= 1

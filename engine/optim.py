@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from engine import packed
 from engine.cells.base import Params
 from engine.config import Config
 from engine.statedict import load_arrays_into
@@ -49,7 +50,8 @@ class ArrayState:
 def clip_elementwise(grads: Params, limit: float) -> None:
     """min-char-rnn's `np.clip(dparam, -5, 5, out=dparam)`, for every gradient."""
     if limit > 0:
-        for g in grads.values():  # np.minimum/maximum: np.clip's Python wrapper costs ~5 us
+        flat = packed.buffers(grads)
+        for g in flat or grads.values():  # np.minimum/maximum: np.clip's wrapper costs ~5 us
             np.minimum(g, limit, out=g)
             np.maximum(g, -limit, out=g)
 
@@ -88,18 +90,34 @@ class Adagrad(ArrayState):
         self.name = "adagrad" if eps_inside else "adagrad-torch"
         self.lr, self.eps_inside = lr, eps_inside
         self.eps = 1e-8 if eps_inside else 1e-10
-        self.state: dict[str, np.ndarray] = {
-            f"mem.{k}": np.zeros_like(v) for k, v in params.items()
-        }
+        self.mem = packed.zeros_like(params)
+        self.state: dict[str, np.ndarray] = {f"mem.{k}": v for k, v in self.mem.items()}
+        # Scratch, not state: a temporary the size of the whole model would be a fresh
+        # allocation (and page faults) every step.
+        self._tmp, self._tmp2 = packed.empty_like(params), packed.empty_like(params)
 
     def update(self, params: Params, grads: Params) -> None:
-        for name, p in params.items():
-            g, mem = grads[name], self.state[f"mem.{name}"]
-            mem += g * g
-            if self.eps_inside:
-                p -= self.lr * g / np.sqrt(mem + self.eps)  # min-char-rnn, term for term
+        # The same arithmetic on the whole model at once when everything is packed alike.
+        flat = packed.buffers(params, grads, self.mem, self._tmp, self._tmp2)
+        groups = (
+            [flat]
+            if flat
+            else [
+                (p, grads[n], self.mem[n], self._tmp[n], self._tmp2[n]) for n, p in params.items()
+            ]
+        )
+        for p, g, mem, root, step in groups:
+            np.multiply(g, g, out=root)
+            mem += root
+            if self.eps_inside:  # min-char-rnn's p -= lr * g / sqrt(mem + 1e-8), term for term
+                np.add(mem, self.eps, out=root)
+                np.sqrt(root, out=root)
             else:
-                p -= self.lr * g / (np.sqrt(mem) + self.eps)
+                np.sqrt(mem, out=root)
+                root += self.eps
+            np.multiply(g, self.lr, out=step)
+            step /= root
+            p -= step
 
 
 class Adam(ArrayState):
@@ -114,11 +132,12 @@ class Adam(ArrayState):
         self, params: Params, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.m, self.v = packed.zeros_like(params), packed.zeros_like(params)
         self.state: dict[str, np.ndarray] = {"step": np.zeros((), np.int64)}
-        for k, v in params.items():
-            self.state[f"m.{k}"] = np.zeros_like(v)
-            self.state[f"v.{k}"] = np.zeros_like(v)
-        self._tmp = {k: np.empty_like(v) for k, v in params.items()}  # scratch, not state
+        for k in params:
+            self.state[f"m.{k}"] = self.m[k]
+            self.state[f"v.{k}"] = self.v[k]
+        self._tmp = packed.empty_like(params)  # scratch, not state
 
     def update(self, params: Params, grads: Params) -> None:
         self.state["step"] += 1
@@ -126,15 +145,16 @@ class Adam(ArrayState):
         b1, b2 = self.beta1, self.beta2
         step_size = self.lr / (1 - b1**t)
         root_bc2 = math.sqrt(1 - b2**t)
-        for name, p in params.items():
-            g, m, v, tmp = (
-                grads[name],
-                self.state[f"m.{name}"],
-                self.state[f"v.{name}"],
-                self._tmp[name],
-            )
+        flat = packed.buffers(params, grads, self.m, self.v, self._tmp)
+        groups = (
+            [flat]
+            if flat
+            else [(p, grads[n], self.m[n], self.v[n], self._tmp[n]) for n, p in params.items()]
+        )
+        for p, g, m, v, tmp in groups:
             m *= b1
-            m += (1 - b1) * g
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
             v *= b2
             np.multiply(g, g, out=tmp)
             tmp *= 1 - b2
