@@ -44,6 +44,7 @@ class CharModel:
     def __init__(self, config: Config, vocab_size: int) -> None:
         self.config = config
         self.vocab_size = vocab_size
+        self.threads = config.threads  # once: it asks the OS for the core count
         self.dtype = np.dtype(config.dtype)
         self.embedding = config.embedding
         cell_type = CELL_TYPES[config.cell]
@@ -180,7 +181,7 @@ class CharModel:
         state: list[State],
         rng: np.random.Generator | None = None,
     ) -> tuple[Forward, Params, list[State]]:
-        threads = self.config.threads
+        threads = self.threads
         if threads > 1 and inputs.shape[1] >= threads:
             from engine.parallel import split_loss_and_grads  # parallel.py builds on this one
 
