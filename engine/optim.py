@@ -50,8 +50,7 @@ class ArrayState:
 def clip_elementwise(grads: Params, limit: float) -> None:
     """min-char-rnn's `np.clip(dparam, -5, 5, out=dparam)`, for every gradient."""
     if limit > 0:
-        flat = packed.buffers(grads)
-        for g in flat or grads.values():  # np.minimum/maximum: np.clip's wrapper costs ~5 us
+        for (g,) in packed.aligned(grads):  # np.minimum/maximum: np.clip's wrapper costs ~5 us
             np.minimum(g, limit, out=g)
             np.maximum(g, -limit, out=g)
 
@@ -98,15 +97,7 @@ class Adagrad(ArrayState):
 
     def update(self, params: Params, grads: Params) -> None:
         # The same arithmetic on the whole model at once when everything is packed alike.
-        flat = packed.buffers(params, grads, self.mem, self._tmp, self._tmp2)
-        groups = (
-            [flat]
-            if flat
-            else [
-                (p, grads[n], self.mem[n], self._tmp[n], self._tmp2[n]) for n, p in params.items()
-            ]
-        )
-        for p, g, mem, root, step in groups:
+        for p, g, mem, root, step in packed.aligned(params, grads, self.mem, self._tmp, self._tmp2):
             np.multiply(g, g, out=root)
             mem += root
             if self.eps_inside:  # min-char-rnn's p -= lr * g / sqrt(mem + 1e-8), term for term
@@ -145,13 +136,7 @@ class Adam(ArrayState):
         b1, b2 = self.beta1, self.beta2
         step_size = self.lr / (1 - b1**t)
         root_bc2 = math.sqrt(1 - b2**t)
-        flat = packed.buffers(params, grads, self.m, self.v, self._tmp)
-        groups = (
-            [flat]
-            if flat
-            else [(p, grads[n], self.m[n], self.v[n], self._tmp[n]) for n, p in params.items()]
-        )
-        for p, g, m, v, tmp in groups:
+        for p, g, m, v, tmp in packed.aligned(params, grads, self.m, self.v, self._tmp):
             m *= b1
             np.multiply(g, 1 - b1, out=tmp)
             m += tmp

@@ -71,3 +71,12 @@ def buffers(*groups: Mapping[str, np.ndarray]) -> list[np.ndarray] | None:
         return None
     size = flats[0].size  # type: ignore[union-attr]
     return flats if all(f.size == size for f in flats) else None  # type: ignore[union-attr,return-value]
+
+
+def aligned(*groups: Mapping[str, np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """What element-wise work over the whole model loops over: the groups' flat buffers as
+    one tuple when they are packed alike, else a tuple per name of the first group."""
+    flat = buffers(*groups)
+    if flat is not None:
+        return [tuple(flat)]
+    return [tuple(group[name] for group in groups) for name in groups[0]]
