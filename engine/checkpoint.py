@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.averaging import averaged_weights
 from engine.cells.base import Params, State
 from engine.checkpoint_rules import (
     FORMAT,
@@ -288,11 +289,15 @@ def restore(
 
 
 def load_model(ckpt: Checkpoint) -> tuple[CharModel, Params]:
-    """The model and its parameters alone, for sampling without the corpus."""
+    """The model and the weights to sample and inspect with, without the corpus: the running
+    average when the run kept one (engine/averaging.py), else the trained weights."""
     model = CharModel(ckpt.config, len(ckpt.vocab))
     params = model.init_params(0)
     try:
-        load_arrays_into("params", ckpt.group("param/"), params)
+        if ckpt.config.average:
+            load_arrays_into("averaged weights", averaged_weights(ckpt.group("optim/")), params)
+        else:
+            load_arrays_into("params", ckpt.group("param/"), params)
     except CharrnnError as exc:
         raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return model, params

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import averaging
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.npzread import Header
@@ -123,7 +124,9 @@ class ArrayRules:
             exact["param/E"] = (v, c.embedding)
         if name in exact:
             return exact[name], model
-        if name == "optim/step" and c.optimizer == "adam":
+        if (name == "optim/step" and c.optimizer == "adam") or (
+            name == f"optim/{averaging.STEPS}" and c.average
+        ):
             return (), ANY_INT
         state = re.fullmatch(r"state/(\d+)/(\d+)", name)
         if state and int(state[1]) < c.layers and int(state[2]) < MAX_STATE_ARRAYS:

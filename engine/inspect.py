@@ -365,7 +365,7 @@ def take_snapshot(trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS) -> Snap
     Call it between two steps, in the worker."""
     ids = trainer.val_ids if trainer.has_validation else trainer.train_ids
     model = CharModel(trainer.config, len(trainer.vocab))
-    params = {k: v.copy() for k, v in trainer.params.items()}
+    params = {k: v.copy() for k, v in trainer.weights.items()}  # the weights samples use
     text, state = default_passage(model, params, ids, trainer.vocab, length)
     return Snapshot(
         model=model,

@@ -153,6 +153,15 @@ class Adam(ArrayState):
 
 
 def make_optimizer(config: Config, params: Params) -> Optimizer:
+    """The config's optimiser, keeping a running average of the weights when it asks for
+    one (engine/averaging.py)."""
+    inner: Optimizer
     if config.optimizer == "adam":
-        return Adam(params, config.lr, config.beta1, config.beta2)
-    return Adagrad(params, config.lr, eps_inside=config.optimizer == "adagrad")
+        inner = Adam(params, config.lr, config.beta1, config.beta2)
+    else:
+        inner = Adagrad(params, config.lr, eps_inside=config.optimizer == "adagrad")
+    if not config.average:
+        return inner
+    from engine.averaging import Averaged  # it builds on this module
+
+    return Averaged(inner, params, config.average)

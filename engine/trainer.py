@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.averaging import averaged_weights
 from engine.cells.base import Params, State
 from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
@@ -78,6 +79,9 @@ class Trainer:
         self.seed = check_seed(seed)
         self.params: Params = self.model.init_params(seed)
         self.optimizer = make_optimizer(config, self.params)
+        # What sampling and evaluation read: the running average when the config keeps one
+        # (its arrays, updated in place), else the trained weights themselves.
+        self.weights: Params = averaged_weights(self.optimizer.state) or self.params
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
@@ -178,7 +182,7 @@ class Trainer:
         if not self.has_validation:
             raise CharrnnError("no held-out text to evaluate on (val_fraction is 0)")
         limit = None if full or not self.config.val_chars else self.config.val_chars
-        return validation_loss(self.model, self.params, self.val_ids, limit=limit)
+        return validation_loss(self.model, self.weights, self.val_ids, limit=limit)
 
     @property
     def validation_scope(self) -> tuple[int, int]:
@@ -221,7 +225,7 @@ class Trainer:
         first = None if prime else self.stream.next_input()
         pieces = stream_sample(
             self.model,
-            self.params,
+            self.weights,
             self.vocab,
             settings,
             rng if rng is not None else self.rng,

@@ -151,13 +151,14 @@ def test_run_info_from_run_json_else_the_checkpoint_else_unknown(tmp_path: Path)
         lr_decay_every=800,
         dropout=0.25,
         embedding=24,
+        average=0.99,
     )
     describe_run(described, "gru", config)
     info = read_run_info(described)
     assert info.preset == "gru"
     assert info.describe() == (
         "gru: GRU 200, B64, seq 32, adam 0.005 beta2 0.99, decay 0.6/800, dropout 0.25, "
-        "embed 24, float32"
+        "average 0.99, embed 24, float32"
     )
     assert info.chars_per_iteration == 64 * 32
 

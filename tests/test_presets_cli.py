@@ -80,6 +80,8 @@ BAD = [
     (["--val-fraction", "1"], "--val-fraction: must be a number in [0, 1)"),
     (["--eval-every", "-2"], "--eval-every: must be 0 or more"),
     (["--beta2", "1"], "--beta2: must be a number in [0, 1)"),
+    (["--average", "1"], "--average: must be a number in [0, 1)"),
+    (["--average", "-0.5"], "--average: must be a number in [0, 1)"),
     (["--dropout", "1.5"], "--dropout: must be a number in [0, 1)"),
     (["--embedding", "-1"], "--embedding: must be 0 or more"),
     (["--init-scale", "0"], "--init-scale: must be a positive number"),

@@ -146,6 +146,7 @@ HYPER_PARAMETERS: tuple[Option, ...] = (
     Option("lr", "learning rate", positive, metavar="LR"),
     Option("beta1", "Adam's first-moment decay", fraction, metavar="B"),
     Option("beta2", "Adam's second-moment decay", fraction, metavar="B"),
+    Option("average", "sample and evaluate with a running average of the weights that keeps this much of itself each step (0.998: about the last 500 steps); 0 off", fraction, metavar="D"),
     Option("clip", "clip each gradient element to +-C; 0 off", non_negative, metavar="C"),
     Option("clip_norm", "scale gradients so their joint L2 norm is at most C; 0 off", non_negative, metavar="C"),
     Option("lr_decay", "multiply the learning rate by F every --lr-decay-every iterations; 1 off", decay, metavar="F"),
