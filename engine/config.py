@@ -296,8 +296,15 @@ _TUNED: dict[str, Config] = {
     "gru": dataclasses.replace(_GRU, lr_decay=0.5, lr_decay_every=1800, average=0.998),
     # Ten minutes of the one-layer GRU 256 ended worse than two (1.566 against 1.543 nats/char
     # in tuning): it overfits. Two narrower layers with dropout between them kept improving.
+    # Averaging changes nothing at 10 minutes but is 0.05-0.07 better on the way there.
     "long": dataclasses.replace(
-        _GRU, hidden=192, layers=2, dropout=0.2, lr_decay=0.5, lr_decay_every=3000
+        _GRU,
+        hidden=192,
+        layers=2,
+        dropout=0.2,
+        lr_decay=0.5,
+        lr_decay_every=3000,
+        average=0.998,
     ),
 }
 
