@@ -5,7 +5,7 @@ Training keeps stepping the raw weights; the average trails them with
 so the noise of the last few hundred steps cancels out (d = 0.998 weighs about the last 500).
 On tinyshakespeare the `gru` preset's average is 0.02 nats/char better on held-out text than
 its raw weights after 60 s, while the learning rate is still high; it also lets the rate
-decay later, which is what made the preset better at 120 s (README, "Presets").
+decay later, which is what made the preset better at 120 s (README, "Averaged weights").
 
 The first updates use d_t = min(d, (1 + t) / (10 + t)), as TensorFlow's
 ExponentialMovingAverage does with a step count, so the average soon stops being the
