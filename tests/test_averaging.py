@@ -13,7 +13,7 @@ from engine import checkpoint
 from engine.averaging import averaged_weights
 from engine.config import Config
 from engine.evaluate import validation_loss
-from engine.inspect import take_snapshot
+from engine.inspect import step_statistics, take_snapshot
 from engine.sampling import SampleSettings
 from engine.trainer import Trainer
 from tui.cli import main
@@ -73,6 +73,17 @@ def test_inspection_shows_the_average() -> None:
     snapshot = take_snapshot(trainer, length=20)
     for name, value in trainer.weights.items():
         np.testing.assert_array_equal(snapshot.params[name], value)
+
+
+def test_the_backprop_view_s_step_moves_the_average_as_a_plain_step_does() -> None:
+    watched, plain = Trainer(averaged_config(), TEXT), Trainer(averaged_config(), TEXT)
+    watched.run(5)
+    plain.run(5)
+    step_statistics(watched)  # the inspect screen's `.`: the step through its taps
+    plain.step()
+    for name, value in plain.weights.items():
+        np.testing.assert_array_equal(watched.weights[name], value)
+    assert int(watched.optimizer.state["average_steps"]) == 6
 
 
 def test_checkpoints_keep_the_average_and_resume_it_exactly(tmp_path: Path) -> None:
