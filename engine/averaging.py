@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import packed
 from engine.cells.base import Params
+from engine.config import Config
 from engine.optim import ArrayState, Optimizer
 
 PREFIX = "average."  # the averaged weights' names in the optimiser's state and checkpoints
@@ -56,7 +57,12 @@ class Averaged(ArrayState):
             average += diff
 
 
-def averaged_weights(optimizer_state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The averaged weights by parameter name, from an optimiser's (or a checkpoint's
-    `optim/`) state; empty when the run keeps no average."""
+def weights_in_use(
+    config: Config, params: Params, optimizer_state: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The weights to sample, evaluate and inspect with, by parameter name: the averaged ones
+    from an optimiser's (or a checkpoint's `optim/`) state when the config keeps an average,
+    else `params` themselves. The same arrays, not copies."""
+    if not config.average:
+        return params
     return {k[len(PREFIX) :]: v for k, v in optimizer_state.items() if k.startswith(PREFIX)}

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.averaging import averaged_weights
+from engine.averaging import weights_in_use
 from engine.cells.base import Params, State
 from engine.checkpoint_rules import (
     FORMAT,
@@ -294,10 +294,8 @@ def load_model(ckpt: Checkpoint) -> tuple[CharModel, Params]:
     model = CharModel(ckpt.config, len(ckpt.vocab))
     params = model.init_params(0)
     try:
-        if ckpt.config.average:
-            load_arrays_into("averaged weights", averaged_weights(ckpt.group("optim/")), params)
-        else:
-            load_arrays_into("params", ckpt.group("param/"), params)
+        weights = weights_in_use(ckpt.config, ckpt.group("param/"), ckpt.group("optim/"))
+        load_arrays_into("weights", weights, params)
     except CharrnnError as exc:
         raise CharrnnError(f"{ckpt.path}: corrupt or mismatched checkpoint ({exc})") from None
     return model, params

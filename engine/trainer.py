@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.averaging import averaged_weights
+from engine.averaging import weights_in_use
 from engine.cells.base import Params, State
 from engine.config import Config
 from engine.data import BatchStream, fingerprint, split
@@ -79,9 +79,8 @@ class Trainer:
         self.seed = check_seed(seed)
         self.params: Params = self.model.init_params(seed)
         self.optimizer = make_optimizer(config, self.params)
-        # What sampling and evaluation read: the running average when the config keeps one
-        # (its arrays, updated in place), else the trained weights themselves.
-        self.weights: Params = averaged_weights(self.optimizer.state) or self.params
+        # What sampling and evaluation read (arrays updated in place, so set once).
+        self.weights: Params = weights_in_use(config, self.params, self.optimizer.state)
         self.state: list[State] = self.model.zero_state(config.batch)
         self.rng = np.random.Generator(np.random.PCG64(seed))
         self.iteration = 0  # the next iteration to train
