@@ -23,8 +23,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout, too
+from engine.blas import thread_env  # noqa: E402
+
 PRESETS = ("classic", "gru")
-ONE_THREAD = {v: "1" for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 CHILD = """
 import json, resource, sys, time
@@ -67,7 +69,7 @@ def measure(code: Path, corpus: Path, preset: str, timeout: float) -> dict:
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(corpus), preset],
             cwd=code,
-            env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"} | ONE_THREAD,
+            env={"PYTHONPATH": str(code), "PATH": "/usr/bin:/bin"} | thread_env(1),
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 
+from engine.blas import pin_threads
+
 # One BLAS thread, before numpy is imported: the worker and the loop must compete alike.
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
+pin_threads(1, keep_set=True)
 # The frame-rate cap `charrnn` gives Textual by default (its --fps), read when Textual loads.
 os.environ.setdefault("TEXTUAL_FPS", "20")
 

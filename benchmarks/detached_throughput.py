@@ -21,7 +21,9 @@ import threading
 import time
 from pathlib import Path
 
-ENV = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+from engine.blas import thread_env
+
+ENV = os.environ | thread_env(1)
 
 
 def charrnn(*argv: str, cwd: Path) -> None:

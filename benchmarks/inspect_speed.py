@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from engine.blas import pin_threads
+
+pin_threads(1, keep_set=True)
 
 import numpy as np  # noqa: E402
 

@@ -165,8 +165,9 @@ def run_torch(args: argparse.Namespace, text: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Pinned before numpy loads OpenBLAS (as tui/cli does for the charrnn command).
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    from engine.blas import pin_threads
+
+    pin_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import corpora
     from engine.evaluate import EVAL_LANES

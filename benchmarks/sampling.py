@@ -28,11 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from engine.blas import pin_threads  # noqa: E402  (imports nothing that imports numpy)
+
+pin_threads(1)
 
 import numpy as np  # noqa: E402
 from speed import measure  # noqa: E402

@@ -46,7 +46,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+sys.path.insert(0, str(ROOT))  # run from a checkout, too
+from engine.blas import pin_threads, thread_env  # noqa: E402  (no numpy: see engine/blas.py)
+
 TARGETS = ("classic", "rnn", "lstm", "gru", "process")
 GOALS = {"classic": 3.0, "rnn": 1.5, "lstm": 0.8, "process": 4.0}
 PROCESS_PLAN = ((10_000, 3), (2_000, 2))  # (iterations, repeats), full and --quick
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, __file__, "--worker", "--threads", str(threads)]
         cmd += ["--targets", ",".join(targets), "--corpus", args.corpus, "--clock", args.clock]
         cmd += ["--quick"] if args.quick else []
-        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+        env = os.environ | thread_env(threads)
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             sys.stderr.write(out.stderr)
@@ -180,7 +182,7 @@ def run_seconds(cmd: list[str], clock: str) -> float:
     with --clock cpu, which a busy machine disturbs less."""
     import resource
 
-    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+    env = os.environ | thread_env(1)
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
     subprocess.run(
         cmd, env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, check=True
@@ -194,7 +196,7 @@ def run_seconds(cmd: list[str], clock: str) -> float:
 def textual_import_chain(cmd: list[str]) -> list[str] | None:
     """None if `cmd` never imports textual; else the chain of imports, outermost first, that
     first pulls it in (read from python -X importtime, whose indentation is nesting)."""
-    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
+    env = os.environ | thread_env(1)
     out = subprocess.run(
         [cmd[0], "-X", "importtime", *cmd[1:]],
         env=env,
@@ -225,8 +227,7 @@ def textual_import_chain(cmd: list[str]) -> list[str] | None:
 
 
 def worker(args: argparse.Namespace) -> int:
-    for var in THREAD_VARS:
-        os.environ[var] = str(args.threads)
+    pin_threads(args.threads)
     # Ours uses N cores as the charrnn command does, by splitting the minibatch across N
     # threads (workers=N) with one BLAS thread each; PyTorch gets N intra-op threads.
     os.environ["OPENBLAS_NUM_THREADS"] = "1"

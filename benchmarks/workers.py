@@ -63,9 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=40, help="steps per trainer (default 40)")
     p.add_argument("--block", type=int, default=5, help="steps per alternation (default 5)")
     args = p.parse_args(argv)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"  # before numpy loads
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from engine.blas import pin_threads
+
+    pin_threads(1)  # before numpy loads
     results = [measure(name, args.steps, args.block) for name in args.presets.split(",")]
     report = {
         "benchmark": "workers",

@@ -11,12 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from engine.blas import pin_threads
+
 # One BLAS thread per training thread, set before numpy is first imported: charrnn uses the
 # machine's cores by splitting minibatches (--workers), and BLAS threads on top of those
 # would wait for cores that are busy (a run slows down many times over on a loaded
 # machine). A value the user set is kept.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
+pin_threads(1, keep_set=True)
 
 from engine.errors import CharrnnError  # noqa: E402  (after the BLAS setting above)
 from tui.cli.options import build_parser, parse  # noqa: E402
