@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine import packed
 from engine.cells.base import Params, State
 from engine.model import Forward
 
@@ -75,11 +76,16 @@ def combine(results: list[Slice], widths: list[int], *, mean: bool) -> Slice:
     # Each slice's mean loss covers its own characters: weight by the share of rows.
     weights = [w / total_rows if mean else 1.0 for w in widths]
     grads = results[0][1]
-    for name, g in grads.items():
-        if mean:
+    # Whole buffers at once (the slices' gradients are packed alike); the other slices'
+    # gradients are scaled in place, as nothing reads them after this.
+    if mean:
+        for (g,) in packed.aligned(grads):
             g *= weights[0]
-        for (_, other, _), weight in zip(results[1:], weights[1:], strict=True):
-            g += other[name] * weight if mean else other[name]
+    for (_, other, _), weight in zip(results[1:], weights[1:], strict=True):
+        for g, o in packed.aligned(grads, other):
+            if mean:
+                o *= weight
+            g += o
     nats = sum(f.nats_per_char * w for f, w in zip(fwds, widths, strict=True)) / total_rows
     loss = sum(f.loss * w for f, w in zip(fwds, weights, strict=True))
     new_state = [
