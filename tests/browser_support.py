@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, Route, sync_playwright
+from system_programs import program
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -73,12 +73,10 @@ def _loopback_only(route: Route) -> None:
 @contextmanager
 def chromium(profile: Path) -> Iterator[BrowserContext]:
     """Headless chromium with a fresh profile in `profile`, closed afterwards."""
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the browser test needs Debian's chromium (.ci/run installs it)"
-    )
+    browser = program("chromium", "chromium")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=ARGS,
+            str(profile), executable_path=browser, headless=True, args=ARGS,
             viewport=VIEWPORT,
         )  # fmt: skip
         try:

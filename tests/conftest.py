@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from engine.config import Config, preset
 from engine.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))  # for minchar_reference
+
+from system_programs import program
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def tiny_trainer(tiny_config: Config, blog_text: str) -> Trainer:
 @pytest.fixture
 def tmux(tmp_path):
     """A private tmux server (its own socket), killed afterwards."""
-    assert shutil.which("tmux"), "tmux is needed for the end-to-end tests (.ci/run installs it)"
+    program("tmux", "tmux")
     socket = f"charrnn-e2e-{os.getpid()}-{tmp_path.name}"
 
     def run(*args: str) -> str:

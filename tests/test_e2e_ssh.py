@@ -2,7 +2,8 @@
 
 Start a detached run and attach to it over SSH, kill the SSH client as a dropped connection
 would, and check that training went on and that a new `ssh -t ... charrnn attach` shows a
-later iteration. If sshd cannot start here the test fails with sshd's own reason.
+later iteration. Without sshd, the ssh client or tmux the test is skipped (tests/system_programs.py); if
+sshd is there but cannot start, the test fails with sshd's own reason.
 """
 
 from __future__ import annotations
@@ -19,12 +20,24 @@ from pathlib import Path
 
 import pytest
 from run_support import TINY_FLAGS, stop_run
+from system_programs import program, unavailable
 from tmux_support import CHARRNN, find_pid, start, wait_iteration, wait_screen, wait_until
 
 from tui.rundir import RunDir
 from tui.runstatus import read_status
 
-SSHD = Path("/usr/sbin/sshd")
+PRIVSEP = Path("/run/sshd")  # sshd refuses to start without its privilege-separation directory
+
+
+def privsep_directory() -> None:
+    """Make sshd's /run/sshd where we may (root); an ordinary user cannot, so unless it is
+    there already the test is skipped with the command that makes it."""
+    if PRIVSEP.is_dir():
+        return
+    try:
+        PRIVSEP.mkdir(mode=0o755)
+    except OSError:
+        unavailable(f"sshd needs {PRIVSEP}, which only root can make (sudo mkdir -p {PRIVSEP})")
 
 
 def free_port() -> int:
@@ -36,7 +49,10 @@ def free_port() -> int:
 @pytest.fixture
 def sshd(tmp_path):
     """A loopback sshd that accepts one throw-away key; yields the ssh command to reach it."""
-    assert SSHD.exists(), "openssh-server is needed for this test (.ci/run installs it)"
+    daemon = program("sshd", "openssh-server", sbin=True)
+    for client in ("ssh", "ssh-keygen"):
+        program(client, "openssh-client")
+    privsep_directory()
     keys = tmp_path / "keys"
     keys.mkdir(mode=0o700)
     for name in ("host", "user"):
@@ -44,7 +60,6 @@ def sshd(tmp_path):
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / name)], check=True
         )
     shutil.copy(keys / "user.pub", keys / "authorized_keys")
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
     port = free_port()
     config = keys / "sshd_config"
     config.write_text(
@@ -55,7 +70,7 @@ def sshd(tmp_path):
         f"PidFile {keys / 'sshd.pid'}\nAcceptEnv TERM\n"
     )
     log = keys / "sshd.log"
-    server = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stderr=log.open("w"))
+    server = subprocess.Popen([daemon, "-D", "-e", "-f", str(config)], stderr=log.open("w"))
     deadline = time.monotonic() + 10
     while True:
         with socket.socket() as probe:
