@@ -33,11 +33,11 @@ from engine.config import preset  # noqa: E402
 from engine.trainer import Trainer  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
 from tui.links import InProcessLink  # noqa: E402
-from tui.protocol import Stop  # noqa: E402
-from tui.run import RunPolicy, RunSettings  # noqa: E402
-from tui.rundir import RunDir  # noqa: E402
+from tui.runs.policy import RunPolicy, RunSettings  # noqa: E402
+from tui.runs.protocol import Stop  # noqa: E402
+from tui.runs.rundir import RunDir  # noqa: E402
+from tui.runs.session import Session  # noqa: E402
 from tui.screens import HelpScreen  # noqa: E402
-from tui.session import Session  # noqa: E402
 
 WARMUP_STEPS = 50
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         forward_passage(model, params, vocab, passage_text, top_k=5)
 
     def bare() -> None:
-        model.run(params, ids, model.zero_state(1))
+        model.forward_layers(params, ids, model.zero_state(1))
 
     inspect(), bare()  # warm caches and BLAS
     inspect_ms, bare_ms, inspect_cpu_ms = [], [], []

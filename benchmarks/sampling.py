@@ -52,7 +52,7 @@ def old_generate(model, params, state, first_id, settings, rng):
     """The sampler as it was: a batched forward pass per character and Generator.choice."""
     x = np.array([[first_id]])
     for _ in range(settings.length):
-        top, _, state = model.run(params, x, state)
+        top, _, state = model.forward_layers(params, x, state)
         scaled = model.logits(params, top)[0, 0].astype(np.float64) / settings.temperature
         if 0 < settings.top_k < len(scaled):
             cutoff = np.partition(scaled, -settings.top_k)[-settings.top_k]

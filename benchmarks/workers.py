@@ -35,7 +35,7 @@ def measure(preset_name: str, steps: int, block: int) -> dict:
     times: dict[int, list[float]] = {1: [], 2: []}
     ratios = []
     for trainer in trainers.values():
-        trainer.run(3)  # warm caches and the thread pool
+        trainer.train(3)  # warm caches and the thread pool
     for _ in range(max(1, steps // block)):
         block_time = {}
         for workers, trainer in trainers.items():

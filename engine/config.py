@@ -18,7 +18,7 @@ OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
 RETIRED_FIELDS = frozenset({"sample_every", "sample_length"})
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per cell, for size estimates only
+WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per cell, for size estimates only
 ASSUMED_VOCAB = 256  # for size estimates before the vocabulary is known
 MAX_MEMORY_BYTES = 16 * 10**9  # far beyond what numpy trains at a useful speed on a CPU
 # Upper bounds checked before anything is allocated: (limit, reason); an empty reason says
@@ -170,7 +170,7 @@ class Config:
 
     def param_count_estimate(self, vocab_size: int) -> int:
         """About how many weights the model has (exact for rnn and lstm)."""
-        g, h, v = GATES[self.cell], self.hidden, vocab_size
+        g, h, v = WEIGHT_BLOCKS[self.cell], self.hidden, vocab_size
         inputs = (self.embedding or v) + (self.layers - 1) * h
         recurrent = g * h * (inputs + self.layers * h) + self.layers * (g + 1) * h
         return recurrent + v * (h + 1) + v * self.embedding
@@ -181,7 +181,7 @@ class Config:
         itemsize = 8 if self.dtype == "float64" else 4
         # weights, gradients, 1 or 2 moments, and the average when there is one
         copies = (4 if self.optimizer == "adam" else 3) + (self.average > 0)
-        per_step = self.layers * (GATES[self.cell] + 2) * self.hidden + 2 * vocab_size
+        per_step = self.layers * (WEIGHT_BLOCKS[self.cell] + 2) * self.hidden + 2 * vocab_size
         activations = self.seq_length * self.batch * per_step
         return itemsize * (copies * self.param_count_estimate(vocab_size) + activations)
 

@@ -95,7 +95,7 @@ def validation_loss(
     inputs, targets = lanes_of(ids, lanes, limit)
 
     def chunk_nats(x: np.ndarray, y: np.ndarray, state: list[State]) -> tuple[float, list[State]]:
-        top, _, state = model.run(params, x, state)
+        top, _, state = model.forward_layers(params, x, state)
         return nats_of_logits(model.logits(params, top), y), state
 
     return mean_nats_over_lanes(

@@ -109,7 +109,7 @@ def forward_passage(
         raise CharrnnError(f"top-k must be at least 1 (got {top_k})")
     ids = vocab.encode(text, what="the passage")
     start = model.zero_state(1) if state is None else [tuple(a[:1] for a in s) for s in state]
-    top, trace, _ = model.run(params, ids[:, None], start)
+    top, trace, _ = model.forward_layers(params, ids[:, None], start)
     # float64 probabilities, so that they agree with the validation code's log-sum-exp.
     probs = softmax(model.logits(params, top)[:, 0].astype(np.float64))
     k = min(top_k, len(vocab))
@@ -355,7 +355,7 @@ def default_passage(
     before = ids[max(start - warmup, 0) : start]
     state = model.zero_state(1)
     if len(before):
-        _, _, state = model.run(params, before[:, None], state)
+        _, _, state = model.forward_layers(params, before[:, None], state)
     return vocab.decode(ids[start : start + length]), state
 
 

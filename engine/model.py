@@ -89,7 +89,7 @@ class CharModel:
             ]
         return {short: params[full] for short, full in self._layer_keys[i]}
 
-    def run(
+    def forward_layers(
         self,
         params: Params,
         inputs: np.ndarray,
@@ -137,7 +137,7 @@ class CharModel:
         state: list[State],
         rng: np.random.Generator | None = None,
     ) -> tuple[Forward, list[State]]:
-        top, trace, new_state = self.run(params, inputs, state, rng)
+        top, trace, new_state = self.forward_layers(params, inputs, state, rng)
         # The output layer and softmax for the whole window at once, on (T * B, V) rows.
         z = np.dot(top.reshape(-1, top.shape[-1]), params["Why"].T)
         z += params["by"]

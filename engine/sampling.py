@@ -188,7 +188,7 @@ def prime_state(
 ) -> list[State]:
     """The state after feeding all but the last prime character (which `generate` feeds)."""
     if len(prime_ids) > 1:
-        _, _, state = model.run(params, prime_ids[:-1, None], state)
+        _, _, state = model.forward_layers(params, prime_ids[:-1, None], state)
     return state
 
 

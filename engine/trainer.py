@@ -139,7 +139,7 @@ class Trainer:
             eval_seconds=eval_seconds,
         )
 
-    def run(self, iterations: int) -> list[StepResult]:
+    def train(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]
 
     @property

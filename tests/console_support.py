@@ -13,9 +13,9 @@ from engine.config import Config
 from engine.trainer import Trainer
 from tui.app import ConsoleApp
 from tui.links import InProcessLink
-from tui.run import RunSettings
-from tui.rundir import RunDir
-from tui.session import Session
+from tui.runs.policy import RunSettings
+from tui.runs.rundir import RunDir
+from tui.runs.session import Session
 
 SIZE = (80, 24)
 TINY = Config(hidden=12, seq_length=10)

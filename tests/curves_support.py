@@ -11,8 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from engine.config import Config, preset
-from tui.rundir import RunDir
-from tui.runstatus import RunStatus
+from tui.runs.rundir import RunDir
+from tui.runs.status import RunStatus
 
 SPAN = re.compile(
     r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="([\d.]+)" '

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.protocol import Command, Event, decode, encode
-from tui.rundir import RunDir
-from tui.runstatus import pid_alive
+from tui.runs.protocol import Command, Event, decode, encode
+from tui.runs.rundir import RunDir
+from tui.runs.status import pid_alive
 
 TINY_FLAGS = ["--hidden", "8", "--seq-length", "8", "--sample-every", "50"]
 

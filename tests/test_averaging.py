@@ -44,14 +44,14 @@ def test_the_average_follows_the_trained_weights_with_a_warm_up() -> None:
 
 def test_without_average_the_weights_are_the_trained_ones() -> None:
     trainer = Trainer(averaged_config().replace(average=0.0), TEXT)
-    trainer.run(3)
+    trainer.train(3)
     assert trainer.weights is trainer.params
     assert not any(k.startswith(PREFIX) for k in trainer.optimizer.state)
 
 
 def test_evaluation_and_samples_use_the_average() -> None:
     trainer = Trainer(averaged_config(), TEXT)
-    trainer.run(40)
+    trainer.train(40)
     val = trainer.evaluate()
     assert val == validation_loss(trainer.model, trainer.weights, trainer.val_ids)
     assert val != validation_loss(trainer.model, trainer.params, trainer.val_ids)
@@ -59,7 +59,7 @@ def test_evaluation_and_samples_use_the_average() -> None:
     # The same sample as the averaged weights give when they are the trained ones.
     settings = SampleSettings(length=40)
     twin = Trainer(averaged_config(), TEXT)
-    twin.run(40)
+    twin.train(40)
     for name, value in twin.weights.items():
         twin.params[name][...] = value
     twin.weights = twin.params
@@ -69,7 +69,7 @@ def test_evaluation_and_samples_use_the_average() -> None:
 
 def test_inspection_shows_the_average() -> None:
     trainer = Trainer(averaged_config(), TEXT)
-    trainer.run(10)
+    trainer.train(10)
     snapshot = take_snapshot(trainer, length=20)
     for name, value in trainer.weights.items():
         np.testing.assert_array_equal(snapshot.params[name], value)
@@ -77,8 +77,8 @@ def test_inspection_shows_the_average() -> None:
 
 def test_the_backprop_view_s_step_moves_the_average_as_a_plain_step_does() -> None:
     watched, plain = Trainer(averaged_config(), TEXT), Trainer(averaged_config(), TEXT)
-    watched.run(5)
-    plain.run(5)
+    watched.train(5)
+    plain.train(5)
     step_statistics(watched)  # the inspect screen's `.`: the step through its taps
     plain.step()
     for name, value in plain.weights.items():
@@ -88,9 +88,9 @@ def test_the_backprop_view_s_step_moves_the_average_as_a_plain_step_does() -> No
 
 def test_checkpoints_keep_the_average_and_resume_it_exactly(tmp_path: Path) -> None:
     straight = Trainer(averaged_config(), TEXT, seed=3)
-    straight.run(25)
+    straight.train(25)
     first = Trainer(averaged_config(), TEXT, seed=3)
-    first.run(10)
+    first.train(10)
     path = checkpoint.save(first, tmp_path / "m.npz")
 
     _, weights = checkpoint.load_model(checkpoint.load(path))  # what `charrnn sample` reads
@@ -98,7 +98,7 @@ def test_checkpoints_keep_the_average_and_resume_it_exactly(tmp_path: Path) -> N
         np.testing.assert_array_equal(weights[name], value)
 
     resumed = checkpoint.restore(checkpoint.load(path), TEXT, "bottles")
-    resumed.run(15)
+    resumed.train(15)
     for name, value in straight.weights.items():
         np.testing.assert_array_equal(resumed.weights[name], value)
         np.testing.assert_array_equal(resumed.params[name], straight.params[name])
@@ -106,7 +106,7 @@ def test_checkpoints_keep_the_average_and_resume_it_exactly(tmp_path: Path) -> N
 
 def save_averaged(tmp_path: Path) -> Path:
     trainer = Trainer(averaged_config(), TEXT)
-    trainer.run(5)
+    trainer.train(5)
     return checkpoint.save(trainer, tmp_path / "m.npz")
 
 

@@ -90,7 +90,7 @@ def test_float32_configs_stay_float32(cell: str) -> None:
     assert fwd.probs.dtype == np.float32
     assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
     assert {a.dtype for s in state for a in s} == {np.dtype(np.float32)}
-    trainer.run(3)
+    trainer.train(3)
     assert {p.dtype for p in trainer.params.values()} == {np.dtype(np.float32)}
 
 
@@ -108,9 +108,9 @@ def test_state_carries_across_windows(cell: str) -> None:
     for name in params:
         params[name] *= 30
     ids = np.random.RandomState(2).randint(6, size=(8, 2))
-    whole, _, whole_state = model.run(params, ids, model.zero_state(2))
-    first, _, state = model.run(params, ids[:3], model.zero_state(2))
-    second, _, state = model.run(params, ids[3:], state)
+    whole, _, whole_state = model.forward_layers(params, ids, model.zero_state(2))
+    first, _, state = model.forward_layers(params, ids[:3], model.zero_state(2))
+    second, _, state = model.forward_layers(params, ids[3:], state)
     np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=1e-12)
     for a, b in zip(state, whole_state, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12)
@@ -120,11 +120,11 @@ def test_dropout_only_when_training() -> None:
     model = CharModel(Config(cell="lstm", hidden=6, layers=3, dropout=0.5), vocab_size=6)
     params = model.init_params(0)
     ids = np.random.RandomState(3).randint(6, size=(5, 2))
-    plain = model.run(params, ids, model.zero_state(2))[0]
-    again = model.run(params, ids, model.zero_state(2))[0]
+    plain = model.forward_layers(params, ids, model.zero_state(2))[0]
+    again = model.forward_layers(params, ids, model.zero_state(2))[0]
     np.testing.assert_array_equal(plain, again)
     rng = np.random.default_rng(0)
-    dropped = model.run(params, ids, model.zero_state(2), rng)
+    dropped = model.forward_layers(params, ids, model.zero_state(2), rng)
     assert not np.allclose(dropped[0], plain)
     masks = dropped[1].masks
     assert masks[0] is None and all(m is not None for m in masks[1:])
@@ -144,12 +144,12 @@ def test_resume_is_exact_for_every_cell(cell: str, tmp_path) -> None:
         loss="mean",
     )
     straight = Trainer(config, TEXT, seed=5)
-    straight.run(6)
+    straight.train(6)
     first = Trainer(config, TEXT, seed=5)
-    first.run(3)
+    first.train(3)
     path = checkpoint.save(first, tmp_path / "run.npz")
     resumed = checkpoint.restore(checkpoint.load(path), TEXT, "corpus")
-    resumed.run(3)
+    resumed.train(3)
     for name, value in straight.params.items():
         np.testing.assert_array_equal(resumed.params[name], value, err_msg=name)
 
@@ -157,7 +157,7 @@ def test_resume_is_exact_for_every_cell(cell: str, tmp_path) -> None:
 @pytest.mark.parametrize("cell", CELLS)
 def test_every_cell_samples_from_a_checkpoint(cell: str, tmp_path) -> None:
     trainer = Trainer(Config(cell=cell, hidden=8, layers=2, embedding=3, seq_length=6), TEXT)
-    trainer.run(2)
+    trainer.train(2)
     ckpt = checkpoint.load(checkpoint.save(trainer, tmp_path / "m.npz"))
     model, params = checkpoint.load_model(ckpt)
     assert model.config.cell == cell
@@ -193,7 +193,9 @@ def test_saturated_gates_stay_finite_and_quiet() -> None:
             params[name] *= 1e4
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            top, _, state = model.run(params, np.arange(5)[:, None] % 5, model.zero_state(1))
+            top, _, state = model.forward_layers(
+                params, np.arange(5)[:, None] % 5, model.zero_state(1)
+            )
         assert np.isfinite(top).all() and all(np.isfinite(a).all() for a in state)
 
 

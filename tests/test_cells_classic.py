@@ -41,7 +41,7 @@ def as_reference(arrays: dict[str, np.ndarray], prefix: str = "") -> list[np.nda
 
 def test_one_step_loss_and_gradients_agree() -> None:
     trainer = Trainer(preset("classic"), corpora.load("alice")[1][:20_000], seed=0)
-    trainer.run(7)  # move away from the all-small start so every gradient is non-trivial
+    trainer.train(7)  # move away from the all-small start so every gradient is non-trivial
     inputs, targets, _ = trainer.stream.next_window()
     fwd, grads, state = trainer.model.loss_and_grads(trainer.params, inputs, targets, trainer.state)
     clip_elementwise(grads, 5.0)

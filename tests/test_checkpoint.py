@@ -18,7 +18,7 @@ from engine.trainer import Trainer
 
 
 def test_round_trip_keeps_every_piece_of_state(tiny_trainer: Trainer, tmp_path: Path) -> None:
-    tiny_trainer.run(37)
+    tiny_trainer.train(37)
     path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
     back = checkpoint.restore(checkpoint.load(path), "".join(tiny_trainer.vocab.chars), "x")
 
@@ -35,16 +35,16 @@ def test_round_trip_keeps_every_piece_of_state(tiny_trainer: Trainer, tmp_path: 
 
 def test_resume_is_bit_exact(tiny_config: Config, blog_text: str, tmp_path: Path) -> None:
     straight = Trainer(tiny_config, blog_text, seed=11)
-    straight.run(50)
+    straight.train(50)
     straight_sample = straight.sample(SampleSettings(length=30))
-    straight.run(40)
+    straight.train(40)
 
     first = Trainer(tiny_config, blog_text, seed=11)
-    first.run(50)
+    first.train(50)
     path = checkpoint.save(first, tmp_path / "half.npz")
     resumed = checkpoint.restore(checkpoint.load(path), blog_text, "blog_sample")
     resumed_sample = resumed.sample(SampleSettings(length=30))
-    resumed.run(40)
+    resumed.train(40)
 
     assert resumed_sample == straight_sample  # the sampling RNG resumes too
     assert resumed.iteration == straight.iteration == 90
@@ -60,7 +60,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(
     target = tmp_path / "m.npz"
     checkpoint.save(tiny_trainer, target)
     before = target.read_bytes()
-    tiny_trainer.run(5)
+    tiny_trainer.train(5)
 
     class Boom(Exception):
         pass
@@ -172,7 +172,7 @@ def test_refuses_a_vocabulary_that_does_not_cover_the_corpus(saved: Path) -> Non
 def test_resuming_on_another_corpus_restarts_its_cursor(
     tiny_trainer: Trainer, blog_text: str, tmp_path: Path
 ) -> None:
-    tiny_trainer.run(3)
+    tiny_trainer.train(3)
     path = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
     other = blog_text[::-1]  # same characters, different text
     back = checkpoint.restore(checkpoint.load(path), other, "reversed")
@@ -285,7 +285,7 @@ def test_the_loss_history_is_bounded_in_memory_and_in_the_file(
 
     monkeypatch.setattr(history, "HISTORY_POINTS", 8)
     tiny_trainer.history = history.LossHistory()
-    losses = [r.nats_per_char for r in tiny_trainer.run(30)]
+    losses = [r.nats_per_char for r in tiny_trainer.train(30)]
     assert len(tiny_trainer.loss_history) == 8  # blocks of 4: ceil(30 / 4)
     np.testing.assert_allclose(tiny_trainer.loss_history[0], np.mean(losses[:4]), rtol=1e-6)
     np.testing.assert_allclose(tiny_trainer.loss_history[-1], np.mean(losses[28:]), rtol=1e-6)
@@ -301,7 +301,7 @@ def test_an_old_checkpoints_full_history_is_merged_into_the_bound(
 ) -> None:
     from engine import history
 
-    losses = [r.nats_per_char for r in tiny_trainer.run(30)]
+    losses = [r.nats_per_char for r in tiny_trainer.train(30)]
     path = checkpoint.save(tiny_trainer, tmp_path / "old.npz")  # one point per iteration
     with np.load(path) as npz:
         assert len(npz["history/loss"]) == 30

@@ -27,12 +27,12 @@ def test_a_format_1_checkpoint_resumes_as_if_never_stopped(
     resumed = checkpoint.restore(ckpt, text, corpus)
     # The same run, never interrupted: same config, seed and text from iteration 0.
     straight = Trainer(ckpt.config, text, seed=int(ckpt.meta["seed"]), corpus_name=corpus)
-    straight.run(ckpt.iteration)
+    straight.train(ckpt.iteration)
 
     assert resumed.iteration == straight.iteration > 0
     assert list(resumed.loss_history) == list(straight.loss_history)
     assert resumed.val_history == straight.val_history
-    assert [r.loss for r in resumed.run(MORE)] == [r.loss for r in straight.run(MORE)]
+    assert [r.loss for r in resumed.train(MORE)] == [r.loss for r in straight.train(MORE)]
     assert resumed.val_history == straight.val_history
     for name, value in straight.params.items():
         assert np.array_equal(resumed.params[name], value), name

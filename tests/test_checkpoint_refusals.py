@@ -19,7 +19,7 @@ from engine.trainer import Trainer
 
 @pytest.fixture
 def saved(tiny_trainer: Trainer, tmp_path: Path) -> Path:
-    tiny_trainer.run(12)
+    tiny_trainer.train(12)
     return checkpoint.save(tiny_trainer, tmp_path / "m.npz")
 
 

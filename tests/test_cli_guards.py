@@ -11,7 +11,7 @@ from test_cli import assert_clean_error, run, run_exit
 
 from engine import checkpoint
 from engine.statedict import SEED_MAX
-from tui.runstatus import describe_state
+from tui.runs.status import describe_state
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from engine import checkpoint
 from engine.trainer import Trainer
 from tui import cli
 from tui.links import InProcessLink
-from tui.protocol import Pause, Progress, Sample, SampleReady, Saved, Stop
+from tui.runs.protocol import Pause, Progress, Sample, SampleReady, Saved, Stop
 from tui.widgets.loss_panel import PLOT_INTERVAL, WINDOW
 
 
@@ -27,7 +27,7 @@ def run_session(tmp_path, seconds: float, **settings):
     """Run a Session in a plain thread for `seconds`, collecting what it posts."""
     posted: list = []
     session = make_session(tmp_path, post=posted.append, **settings)
-    thread = threading.Thread(target=session.run)
+    thread = threading.Thread(target=session.train)
     thread.start()
     time.sleep(seconds)
     return session, thread, posted
@@ -263,7 +263,7 @@ def test_a_prime_in_the_console_starts_from_a_zero_state():
     import copy
 
     from engine.sampling import SampleSettings
-    from tui.run import RunPolicy, RunSettings
+    from tui.runs.policy import RunPolicy, RunSettings
 
     trainer = tiny_trainer(iterations=50)
     policy = RunPolicy(None, RunSettings(), lambda event: None)

@@ -17,9 +17,9 @@ import corpora
 from engine import checkpoint
 from engine.config import preset
 from engine.trainer import Trainer
-from tui.metrics import (
+from tui.runs.metrics import (
     MetricsFile,
-    Run,
+    RunCurves,
     RunInfo,
     RunMetrics,
     TrainPoint,
@@ -195,7 +195,7 @@ def test_linear_time_ticks_count_in_the_unit_the_run_is_measured_in() -> None:
 
 
 def test_x_values_log_drops_iteration_zero_and_characters_count_steps_done() -> None:
-    run = Run("r", RunInfo("gru", preset("gru")))
+    run = RunCurves("r", RunInfo("gru", preset("gru")))
     for n in (0, 100, 200):
         run.metrics.add_train(n, 3.0, time=n / 10)
     xs, _ = series(run, run.metrics.train, "iterations", log_x=True)
@@ -252,7 +252,7 @@ class Host(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [("g", "curves", "Curves")]
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunCurves) -> None:
         super().__init__()
         self.curves_run = run
 
@@ -260,8 +260,8 @@ class Host(App[None]):
         self.push_screen(CurvesScreen(self.curves_run))
 
 
-def fixed_run(last: int = 4000) -> Run:
-    run = Run("tinyshakespeare-20260101-120000", RunInfo("gru", preset("gru")))
+def fixed_run(last: int = 4000) -> RunCurves:
+    run = RunCurves("tinyshakespeare-20260101-120000", RunInfo("gru", preset("gru")))
     for line in metrics_lines(last, 1.45, 500):
         record = json.loads(line)
         if "val_loss" in record:
@@ -272,7 +272,7 @@ def fixed_run(last: int = 4000) -> Run:
 
 
 async def test_curves_view_at_80x24_shows_both_series_toggles_log_x_and_closes() -> None:
-    run = Run("live", RunInfo("gru", preset("gru")))
+    run = RunCurves("live", RunInfo("gru", preset("gru")))
     app = Host(run)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("g")

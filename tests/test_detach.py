@@ -29,7 +29,8 @@ from engine import checkpoint
 from tui.app import ConsoleApp
 from tui.cli.console import ConsoleOptions, move_to_background
 from tui.links import SocketLink
-from tui.protocol import (
+from tui.runs.policy import RunSettings
+from tui.runs.protocol import (
     Pause,
     PausedChanged,
     Progress,
@@ -41,8 +42,7 @@ from tui.protocol import (
     TemperatureChanged,
     Welcome,
 )
-from tui.run import RunSettings
-from tui.runstatus import read_status
+from tui.runs.status import read_status
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.inspect import InspectScreen
 

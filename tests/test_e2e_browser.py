@@ -14,8 +14,8 @@ from browser_support import chromium, iterations_drawn, open_console
 from run_support import Viewer, start_detached, stop_run, wait_until
 from serve_support import Served
 
-from tui.protocol import PausedChanged, Progress, Welcome
-from tui.runstatus import describe_state
+from tui.runs.protocol import PausedChanged, Progress, Welcome
+from tui.runs.status import describe_state
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from run_support import TINY_FLAGS, stop_run
 from system_programs import program, unavailable
 from tmux_support import CHARRNN, find_pid, start, wait_iteration, wait_screen, wait_until
 
-from tui.rundir import RunDir
-from tui.runstatus import read_status
+from tui.runs.rundir import RunDir
+from tui.runs.status import read_status
 
 PRIVSEP = Path("/run/sshd")  # sshd refuses to start without its privilege-separation directory
 

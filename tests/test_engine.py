@@ -28,7 +28,7 @@ def test_vocab_is_sorted_and_round_trips_any_unicode() -> None:
 def test_japanese_corpus_trains_and_samples_in_its_own_script() -> None:
     _, text = corpora.load("kaze")
     trainer = Trainer(preset("classic").replace(hidden=32), text, seed=0, corpus_name="kaze")
-    trainer.run(20)
+    trainer.train(20)
     sample = trainer.sample(SampleSettings(length=30))
     assert len(sample) == 30 and set(sample) <= set(text)
 
@@ -65,7 +65,7 @@ def test_smoothed_loss_starts_at_the_uniform_guess(tiny_trainer: Trainer) -> Non
 
 
 def test_training_lowers_the_loss(tiny_trainer: Trainer) -> None:
-    results = tiny_trainer.run(400)
+    results = tiny_trainer.train(400)
     first = np.mean([r.nats_per_char for r in results[:50]])
     last = np.mean([r.nats_per_char for r in results[-50:]])
     assert last < first * 0.7
@@ -87,7 +87,7 @@ def test_top_k_keeps_only_the_likeliest() -> None:
 
 
 def test_seeded_samples_repeat(tiny_trainer: Trainer) -> None:
-    tiny_trainer.run(50)
+    tiny_trainer.train(50)
     settings = SampleSettings(length=40)
     a = tiny_trainer.sample(settings, rng=np.random.default_rng(1))
     b = tiny_trainer.sample(settings, rng=np.random.default_rng(1))

@@ -22,7 +22,7 @@ from engine import checkpoint
 from engine.trainer import Trainer
 from tui.app import ConsoleApp
 from tui.cli.console import ConsoleOptions, run_console
-from tui.protocol import Notice, Stop
+from tui.runs.protocol import Notice, Stop
 
 
 def charrnn(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -163,7 +163,7 @@ def test_a_diverging_session_pauses_with_no_numpy_warning(tmp_path: Path) -> Non
     session = make_session(tmp_path / "run", trainer, post, sample_every=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a RuntimeWarning would end the session here
-        report = session.run()
+        report = session.train()
     assert session.paused and trainer.diverged
     assert report.saved == [] and report.errors == ["the model diverged; nothing saved"]
     assert not (tmp_path / "run" / "latest.npz").exists()

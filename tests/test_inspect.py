@@ -55,7 +55,7 @@ def per_char_nats(model, params, ids, state) -> np.ndarray:
     """Each character's -ln p from the validation code, read off the means over prefixes."""
 
     def chunk_nats(x, y, s):
-        top, _, s = model.run(params, x, s)
+        top, _, s = model.forward_layers(params, x, s)
         return nats_of_logits(model.logits(params, top), y), s
 
     totals = [0.0]
@@ -110,7 +110,7 @@ def test_top_k_is_sorted_sums_to_at_most_one_and_starts_with_the_likeliest(cell)
     assert passage.top_probs.shape == (len(TEXT), 5)
     assert np.all(np.diff(passage.top_probs, axis=1) <= 0)
     assert np.all(passage.top_probs.sum(axis=1) <= 1 + 1e-12)
-    top, _, _ = model.run(params, vocab.encode(TEXT)[:, None], model.zero_state(1))
+    top, _, _ = model.forward_layers(params, vocab.encode(TEXT)[:, None], model.zero_state(1))
     np.testing.assert_array_equal(passage.top_ids[:, 0], model.logits(params, top)[:, 0].argmax(1))
     # asking for more than the vocabulary gives all of it, which sums to one
     everything = forward_passage(model, params, vocab, TEXT, top_k=len(vocab) + 10)
@@ -163,7 +163,7 @@ def test_activations_are_the_cells_equations_and_the_models_own_forward(cell) ->
         for name, values in expected.items():
             np.testing.assert_allclose(passage.layers[layer][name], values, rtol=1e-10, atol=1e-12)
         xs = expected["h"]
-    top, _, _ = model.run(params, vocab.encode(TEXT)[:, None], model.zero_state(1))
+    top, _, _ = model.forward_layers(params, vocab.encode(TEXT)[:, None], model.zero_state(1))
     np.testing.assert_array_equal(passage.layers[-1]["h"], top[:, 0])
 
 
@@ -326,14 +326,16 @@ def test_a_snapshot_keeps_its_weights_while_training_goes_on() -> None:
 def test_the_default_passage_is_held_out_text_read_on_from_the_text_before_it() -> None:
     text = "".join(f"line {i} of the corpus, held out or not.\n" for i in range(60))
     trainer = Trainer(Config(cell="lstm", hidden=6, seq_length=10, val_fraction=0.5), text)
-    trainer.run(2)
+    trainer.train(2)
     snap = take_snapshot(trainer, length=100)
     np.testing.assert_array_equal(snap.state[0][1], trainer.state[0][1][:1])
     held_out = trainer.vocab.decode(trainer.val_ids)
     start = held_out.index(snap.default_text)
     assert len(snap.default_text) == 100 and held_out[start - 1] == "\n"  # a line start
     ids = trainer.vocab.encode(held_out[:start])
-    _, _, expected = snap.model.run(snap.params, ids[-200:, None], snap.model.zero_state(1))
+    _, _, expected = snap.model.forward_layers(
+        snap.params, ids[-200:, None], snap.model.zero_state(1)
+    )
     for ours, theirs in zip(snap.default_state, expected, strict=True):
         np.testing.assert_array_equal(ours[0], theirs[0])
     warm = snap.passage()
@@ -554,7 +556,7 @@ def saved(tmp_path, blog_text):
     trainer = Trainer(
         Config(cell="gru", hidden=10, seq_length=8), blog_text, seed=1, corpus_name="blog_sample"
     )
-    trainer.run(3)
+    trainer.train(3)
     return checkpoint.save(trainer, tmp_path / "model.npz")
 
 

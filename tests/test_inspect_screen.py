@@ -34,7 +34,7 @@ def trained(iterations: int = 40) -> Trainer:
         val_fraction=0.1,
     )
     trainer = Trainer(config, text[:40_000], seed=0, corpus_name=name)
-    trainer.run(iterations)
+    trainer.train(iterations)
     return trainer
 
 

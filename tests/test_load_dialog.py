@@ -11,7 +11,7 @@ from console_support import SIZE, fill, make_app, press, tiny_trainer, wait_for
 from test_cli import edit_entries
 
 from engine import checkpoint
-from tui.protocol import Load
+from tui.runs.protocol import Load
 from tui.screens import LoadDialog
 
 

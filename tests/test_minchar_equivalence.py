@@ -90,7 +90,7 @@ def test_later_statistics_agree_over_seeds(shakespeare: str) -> None:
     for seed in (0, 1, 2):
         trainer = Trainer(preset("classic"), shakespeare, seed=seed)
         weights = reference_weights(trainer)
-        ours += [r.loss for r in trainer.run(iters)][200:]
+        ours += [r.loss for r in trainer.train(iters)][200:]
         ref_run = ref.train(list(trainer.train_ids), len(trainer.vocab), weights, iters)
         theirs += [loss for _, loss, _ in ref_run][200:]
     assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.01)

@@ -135,7 +135,7 @@ def test_trainer_with_clip_norm_trains_and_keeps_gradients_bounded() -> None:
     c = Config(hidden=8, seq_length=5, batch=2, loss="mean", clip=0, clip_norm=0.5)
     trainer = Trainer(c, TEXT)
     before = {k: v.copy() for k, v in trainer.params.items()}
-    trainer.run(3)
+    trainer.train(3)
     assert any(not np.array_equal(before[k], v) for k, v in trainer.params.items())
 
 
@@ -165,16 +165,16 @@ def test_resume_is_bit_exact_for_every_cell_and_optimizer(
         eval_every=4,
     )
     straight = Trainer(c, TEXT, seed=3)
-    straight.run(17)
+    straight.train(17)
 
     first = Trainer(c, TEXT, seed=3)
-    first.run(9)
+    first.train(9)
     path = checkpoint.save(first, tmp_path / "mid.npz")
     resumed = checkpoint.restore(checkpoint.load(path), TEXT, "corpus")
     assert resumed.val_history == first.val_history
     for k, v in first.optimizer.state.items():
         assert np.array_equal(resumed.optimizer.state[k], v), k
-    resumed.run(8)
+    resumed.train(8)
 
     for k, v in straight.params.items():
         assert np.array_equal(resumed.params[k], v), k
@@ -193,5 +193,5 @@ def test_classic_still_follows_min_char_rnn_step_for_step() -> None:
     weights = (p["l0.Wxh"], p["l0.Whh"], p["Why"], p["l0.bh"][:, None], p["by"][:, None])
     ids = list(trainer.train_ids)
     expected = [loss for _, loss, _ in reference_train(ids, len(trainer.vocab), weights, 20)]
-    got = [r.loss for r in trainer.run(20)]
+    got = [r.loss for r in trainer.train(20)]
     np.testing.assert_allclose(got, expected, rtol=1e-9)

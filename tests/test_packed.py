@@ -41,9 +41,9 @@ def test_the_packed_update_is_bit_for_bit_the_per_array_update(optimizer: str) -
 @pytest.mark.parametrize("optimizer", ["adagrad", "adam"])
 def test_a_deep_copied_trainer_trains_exactly_as_the_original(optimizer: str) -> None:
     trainer = Trainer(Config(cell="gru", hidden=8, seq_length=5, optimizer=optimizer), TEXT)
-    trainer.run(3)
+    trainer.train(3)
     twin = copy.deepcopy(trainer)
-    assert [r.loss for r in twin.run(4)] == [r.loss for r in trainer.run(4)]
+    assert [r.loss for r in twin.train(4)] == [r.loss for r in trainer.train(4)]
     for name, value in trainer.params.items():
         np.testing.assert_array_equal(twin.params[name], value)
     for name, value in trainer.optimizer.state.items():

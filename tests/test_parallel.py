@@ -79,10 +79,10 @@ def test_a_split_run_with_dropout_repeats_and_resumes_exactly() -> None:
     config = small("gru", layers=2, dropout=0.3, workers=2)
     straight = Trainer(config, TEXT, seed=5)
     again = Trainer(config, TEXT, seed=5)
-    assert [r.loss for r in straight.run(6)] == [r.loss for r in again.run(6)]
+    assert [r.loss for r in straight.train(6)] == [r.loss for r in again.train(6)]
     resumed = Trainer(config, TEXT, seed=9)
     resumed.load_state_dict(straight.state_dict())
-    assert [r.loss for r in resumed.run(5)] == [r.loss for r in straight.run(5)]
+    assert [r.loss for r in resumed.train(5)] == [r.loss for r in straight.train(5)]
     for name, p in straight.params.items():
         np.testing.assert_array_equal(resumed.params[name], p)
 
@@ -91,7 +91,7 @@ def test_a_split_run_learns_as_one_pass_does() -> None:
     losses = {}
     for workers in (1, 2):
         trainer = Trainer(small("lstm", workers=workers), TEXT, seed=2)
-        losses[workers] = [r.loss for r in trainer.run(60)]
+        losses[workers] = [r.loss for r in trainer.train(60)]
     np.testing.assert_allclose(losses[2], losses[1], rtol=1e-9)
     assert np.mean(losses[2][-5:]) < np.mean(losses[2][:5]) - 0.25
 

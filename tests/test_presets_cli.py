@@ -191,7 +191,7 @@ def test_headless_full_disk_for_best_checkpoint_warns_and_trains_on(
 ) -> None:
     import errno
 
-    from tui import run as run_policy
+    from tui.runs import policy as run_policy
 
     def disk_full(trainer, path):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -57,7 +57,7 @@ def test_row_steps_match_the_batched_forward_pass(changes: dict) -> None:
     state = [tuple(rs.randn(*a.shape).astype(a.dtype) for a in s) for s in model.zero_state(1)]
     ids = rs.randint(vocab_size, size=steps)
 
-    top, _, want_state = model.run(params, ids[:, None], state)
+    top, _, want_state = model.forward_layers(params, ids[:, None], state)
     want = model.logits(params, top)[:, 0]
     rows = RowModel(model, params, state)
     got = np.array([rows.logits_after(int(i)).copy() for i in ids])
@@ -169,7 +169,7 @@ def trained() -> Trainer:
     corpus = corpora.load("blog_sample")[1]
     config = preset("classic").replace(hidden=24, seq_length=10)
     trainer = Trainer(config, corpus, seed=2, corpus_name="blog_sample")
-    trainer.run(300)
+    trainer.train(300)
     return trainer
 
 
@@ -181,7 +181,7 @@ def test_greedy_is_the_argmax_of_the_batched_model(trained: Trainer) -> None:
 
     want, x = [], 0
     for _ in range(60):  # the reference: a batched forward pass per character, then argmax
-        top, _, state = model.run(params, np.array([[x]]), state)
+        top, _, state = model.forward_layers(params, np.array([[x]]), state)
         x = int(np.argmax(model.logits(params, top)[0, 0]))
         want.append(x)
     assert got == want

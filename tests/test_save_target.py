@@ -14,9 +14,9 @@ from test_cli import TINY, assert_clean_error, run, run_exit
 
 from engine import checkpoint
 from engine.errors import CharrnnError
-from tui.protocol import Notice, Save, Stop
-from tui.rundir import RunDir
-from tui.save_target import check_save_target, is_checkpoint
+from tui.runs.protocol import Notice, Save, Stop
+from tui.runs.rundir import RunDir
+from tui.runs.save_target import check_save_target, is_checkpoint
 from tui.screens import ConfirmScreen, SaveDialog
 
 CORPUS_TEXT = "a corpus the user wrote by hand and has no other copy of.\n" * 3
@@ -134,7 +134,7 @@ def test_a_console_save_onto_the_corpus_is_refused_and_training_goes_on(
                            corpus_path=corpus, pause_at=5)  # fmt: skip
     session.send(Save(str(link(tmp_path, "m.npz", corpus))))
     session.send(Stop(save=False))
-    session.run()
+    session.train()
     errors = [e.text for e in posted if isinstance(e, Notice) and e.severity == "error"]
     assert len(errors) == 1 and "is the corpus being trained on" in errors[0], errors
     assert corpus.read_text() == CORPUS_TEXT

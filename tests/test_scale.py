@@ -71,7 +71,7 @@ def test_a_validation_pass_predicts_at_most_val_chars_evenly_spread() -> None:
 
 def test_the_trainer_bounds_its_passes_and_evaluates_all_on_request() -> None:
     trainer = Trainer(CONFIG, TEXT)
-    trainer.run(5)
+    trainer.train(5)
     held_out = len(trainer.val_ids)
     assert trainer.validation_scope == (64, held_out) and held_out > 64 * 10
     bounded = trainer.evaluate()

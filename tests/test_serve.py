@@ -28,9 +28,9 @@ from run_support import (
 )
 from serve_support import Served, Tab, fetch, free_port
 
-from tui.protocol import PausedChanged, Progress, Resume, Welcome
-from tui.rundir import RunDir
-from tui.runstatus import describe_state
+from tui.runs.protocol import PausedChanged, Progress, Resume, Welcome
+from tui.runs.rundir import RunDir
+from tui.runs.status import describe_state
 
 
 @pytest.fixture

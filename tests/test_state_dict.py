@@ -19,17 +19,17 @@ ADAM = Config(cell="gru", hidden=8, seq_length=6, batch=2, optimizer="adam", lr=
 
 def test_a_state_dict_continues_a_run_exactly() -> None:
     straight = Trainer(ADAM.replace(val_fraction=0.2, eval_every=4), TEXT, seed=4)
-    straight.run(9)
+    straight.train(9)
     copy = Trainer(ADAM.replace(val_fraction=0.2, eval_every=4), TEXT, seed=4)
     copy.load_state_dict(straight.state_dict())  # a dictionary in memory, no file involved
-    assert [r.loss for r in copy.run(7)] == [r.loss for r in straight.run(7)]
+    assert [r.loss for r in copy.train(7)] == [r.loss for r in straight.train(7)]
     assert copy.val_history == straight.val_history
     assert list(copy.loss_history) == list(straight.loss_history)
 
 
 def test_a_state_dict_is_plain_arrays_and_json_values() -> None:
     trainer = Trainer(ADAM, TEXT)
-    trainer.run(3)
+    trainer.train(3)
     d = trainer.state_dict()
     arrays = ("params", "optimizer", "state", "loss_history", "val_history")
     json.dumps({k: v for k, v in d.items() if k not in arrays})  # raises if not JSON-able
@@ -51,7 +51,7 @@ def test_load_state_dict_refuses_a_mismatched_array_and_copies_nothing(
     change, message: str
 ) -> None:
     source = Trainer(ADAM, TEXT, seed=1)
-    source.run(2)
+    source.train(2)
     d = source.state_dict()
     if change == "float32":
         change = {"Why": d["params"]["Why"].astype(np.float32)}

@@ -52,7 +52,7 @@ def direct_mean_nats(trainer: Trainer, lanes: int) -> float:
 )
 def test_evaluate_equals_direct_mean_nats_per_character(model: dict) -> None:
     trainer = Trainer(CONFIG.replace(**model), TEXT)
-    trainer.run(20)
+    trainer.train(20)
     rng_state = trainer.rng.bit_generator.state
     value = trainer.evaluate()
     assert trainer.rng.bit_generator.state == rng_state  # no dropout masks drawn
@@ -73,9 +73,9 @@ def test_evaluate_in_float32_matches_float64_closely() -> None:
 
 def test_evaluate_touches_no_training_state() -> None:
     plain = Trainer(CONFIG, TEXT, seed=1)
-    plain.run(12)
+    plain.train(12)
     evaluated = Trainer(CONFIG.replace(eval_every=3), TEXT, seed=1)
-    evaluated.run(12)
+    evaluated.train(12)
     for k, v in plain.params.items():
         assert np.array_equal(evaluated.params[k], v)
     assert plain.rng.bit_generator.state == evaluated.rng.bit_generator.state
@@ -84,7 +84,7 @@ def test_evaluate_touches_no_training_state() -> None:
 
 def test_eval_every_records_history_best_and_last() -> None:
     trainer = Trainer(CONFIG.replace(eval_every=5), TEXT)
-    results = trainer.run(11)
+    results = trainer.train(11)
     evaluated = [r for r in results if r.val_loss is not None]
     assert [r.iteration for r in evaluated] == [0, 5, 10]
     assert [n for n, _ in trainer.val_history] == [0, 5, 10]
@@ -113,7 +113,7 @@ def test_a_split_too_small_to_evaluate_is_refused() -> None:
 
 def test_checkpoint_keeps_validation_history(tmp_path) -> None:
     trainer = Trainer(CONFIG.replace(eval_every=4), TEXT)
-    trainer.run(9)
+    trainer.train(9)
     path = checkpoint.save(trainer, tmp_path / "v.npz")
     resumed = checkpoint.restore(checkpoint.load(path), TEXT, "corpus")
     assert resumed.val_history == trainer.val_history

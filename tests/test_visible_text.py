@@ -16,7 +16,7 @@ from test_cli import run
 import corpora
 from engine.trainer import Trainer
 from tui.links import SessionEvent
-from tui.protocol import SampleReady
+from tui.runs.protocol import SampleReady
 from tui.visible import control_picture, shown, visible
 
 # Retitles the terminal (OSC 0 ... BEL), then a C1 CSI that would clear the screen.

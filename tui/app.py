@@ -28,8 +28,8 @@ from textual.widgets import Footer
 from engine.errors import CharrnnError
 from engine.snapshot_file import read_snapshot, stats_from_dict
 from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
-from tui.metrics import Run, follow_run
-from tui.protocol import (
+from tui.runs.metrics import RunCurves, follow_run
+from tui.runs.protocol import (
     Inspect,
     Load,
     Loaded,
@@ -50,12 +50,12 @@ from tui.protocol import (
     TrainerInfo,
     Welcome,
 )
-from tui.rundir import RunDir
+from tui.runs.rundir import RunDir
+from tui.runs.session import Session
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.curves import CurvesScreen
 from tui.screens.help import key_label
 from tui.screens.inspect import InspectScreen
-from tui.session import Session
 from tui.themes import HIGH_CONTRAST, THEMES
 from tui.widgets import LossPanel, MessageLine, SamplesPanel, StatusLine
 
@@ -158,7 +158,7 @@ class ConsoleApp(App[int]):
         self.outcome = "quit"  # how the console ended: quit, detach, stopped or lost
         self.outcome_reason = ""
         self.last_save: Path | None = None
-        self.curves: Run | None = None  # the curves view's data, read from metrics.jsonl
+        self.curves: RunCurves | None = None  # the curves view's data, read from metrics.jsonl
         self._handlers: dict[type, Callable] = {
             Welcome: self._on_welcome,
             Progress: self._on_progress,

@@ -17,12 +17,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Static
 
 from engine.errors import CharrnnError
-from tui.metrics import POLL_SECONDS, Run, open_run
+from tui.runs.metrics import POLL_SECONDS, RunCurves, open_run
 from tui.screens.curves import CURVE_BINDINGS, CurvesActions
 from tui.widgets.curves import LETTERS, LossCurves
 
 
-def open_runs(paths: Sequence[Path]) -> list[Run]:
+def open_runs(paths: Sequence[Path]) -> list[RunCurves]:
     """Every run, or a CharrnnError naming the first that has nothing to show."""
     if not paths:
         raise CharrnnError("compare needs at least one run directory")
@@ -31,12 +31,12 @@ def open_runs(paths: Sequence[Path]) -> list[Run]:
     return [open_run(Path(p)) for p in paths]
 
 
-def skipped_notes(runs: Sequence[Run]) -> list[str]:
+def skipped_notes(runs: Sequence[RunCurves]) -> list[str]:
     """One line per run whose metrics had unreadable lines (skipped, not fatal)."""
     return [note for run in runs if run.source and (note := run.source.skipped_note())]
 
 
-def default_shown(runs: Sequence[Run]) -> str:
+def default_shown(runs: Sequence[RunCurves]) -> str:
     """Held-out loss is what tells runs apart; with six curves a small chart is a tangle, so
     start with it alone when every run has it (v shows the training curves too)."""
     with_val = [bool(run.metrics.val) for run in runs]
@@ -55,7 +55,7 @@ class CompareApp(CurvesActions, App[int]):
         *CURVE_BINDINGS,
     ]
 
-    def __init__(self, runs: Sequence[Run]) -> None:
+    def __init__(self, runs: Sequence[RunCurves]) -> None:
         super().__init__()
         self.runs = list(runs)
 

@@ -2,7 +2,7 @@
 
 The console has one code path whatever drives the run; only the link differs. The in-process
 link trains a Session in one of the app's thread workers; the socket link is one viewer of a
-detached run (tui/server.py).
+detached run (tui/runs/server.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from tui.protocol import MAX_LINE_BYTES, Command, Event, ProtocolError, Stop, decode, encode
-from tui.run import ExitReport
-from tui.session import Session
+from tui.runs.policy import ExitReport
+from tui.runs.protocol import MAX_LINE_BYTES, Command, Event, ProtocolError, Stop, decode, encode
+from tui.runs.session import Session
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -70,7 +70,7 @@ class InProcessLink:
     def _train(self) -> ExitReport:
         worker = get_current_worker()
         try:
-            return self.session.run(lambda: worker.is_cancelled)
+            return self.session.train(lambda: worker.is_cancelled)
         except Exception as exc:  # the session said why in its exit report and saved nothing
             if self._app is not None:
                 self._app.post_message(LinkClosed(f"{type(exc).__name__}: {exc}"))

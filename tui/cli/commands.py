@@ -24,9 +24,9 @@ from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, read_prime_file, stream_sample
 from engine.trainer import Trainer
 from tui.cli.options import hyper_parameters
-from tui.run import RunSettings
-from tui.rundir import RunDir
-from tui.save_target import check_save_target
+from tui.runs.policy import RunSettings
+from tui.runs.rundir import RunDir
+from tui.runs.save_target import check_save_target
 from tui.visible import shown
 
 

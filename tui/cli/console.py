@@ -12,8 +12,8 @@ import corpora
 from engine.errors import CharrnnError
 from engine.trainer import Trainer
 from tui.cli.commands import make_run_dir
-from tui.run import ExitReport, RunPolicy, RunSettings
-from tui.rundir import RunDir
+from tui.runs.policy import ExitReport, RunPolicy, RunSettings
+from tui.runs.rundir import RunDir
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def run_console(
     """Open the console training `trainer`; on the way out, say where the state was saved."""
     from tui.app import ConsoleApp
     from tui.links import InProcessLink
-    from tui.session import Session
+    from tui.runs.session import Session
 
     rundir = make_run_dir(run_dir, trainer.corpus.name)
 

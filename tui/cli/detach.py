@@ -14,9 +14,9 @@ import corpora
 from engine.errors import CharrnnError
 from engine.trainer import Trainer
 from tui.cli.console import require_terminal
-from tui.run import ExitReport, RunSettings
-from tui.rundir import RunDir, open_private
-from tui.runstatus import describe_state, read_status
+from tui.runs.policy import ExitReport, RunSettings
+from tui.runs.rundir import RunDir, open_private
+from tui.runs.status import describe_state, read_status
 from tui.visible import shown
 
 START_TIMEOUT = 120.0  # seconds a background run may take to load its corpus and listen
@@ -51,7 +51,7 @@ def launch(argv: list[str], run_dir: RunDir) -> int:
 
 
 def _wait_until_listening(child: subprocess.Popen[bytes], run_dir: RunDir) -> None:
-    from tui.runstatus import socket_answers
+    from tui.runs.status import socket_answers
 
     deadline = time.monotonic() + START_TIMEOUT
     while not (run_dir.socket.exists() and socket_answers(run_dir.socket)):
@@ -89,8 +89,8 @@ def run_background(
     trainer: Trainer, settings: RunSettings, run_dir: RunDir, corpus: str, preset: str | None
 ) -> int:
     """The detached process: serve the run on its socket until it is stopped."""
-    from tui.server import RunServer
-    from tui.session import Session
+    from tui.runs.server import RunServer
+    from tui.runs.session import Session
 
     def text() -> str:  # read again only if a checkpoint is loaded
         return corpora.load(corpus)[1]

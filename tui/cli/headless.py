@@ -8,9 +8,9 @@ from pathlib import Path
 
 from engine.trainer import StepResult, Trainer
 from tui.cli import STDOUT_CLOSED, silence_stdout
-from tui.protocol import Event, Notice
-from tui.run import RunPolicy, RunSettings, quiet_overflow, validation_note
-from tui.rundir import RunDir
+from tui.runs.policy import RunPolicy, RunSettings, quiet_overflow, validation_note
+from tui.runs.protocol import Event, Notice
+from tui.runs.rundir import RunDir
 from tui.visible import shown
 
 

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from engine.errors import CharrnnError
 from tui.cli import detach
-from tui.rundir import RunDir
-from tui.runstatus import describe_state
+from tui.runs.rundir import RunDir
+from tui.runs.status import describe_state
 
 INSTALL_HINT = (
     "charrnn serve needs the textual-serve package: pip install 'charrnn[serve]' "

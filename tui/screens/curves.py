@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from tui.metrics import POLL_SECONDS, Run
+from tui.runs.metrics import POLL_SECONDS, RunCurves
 from tui.widgets.curves import LossCurves
 
 # The keys of a curves view, shared by the console's screen and `charrnn compare`.
@@ -68,7 +68,7 @@ class CurvesScreen(CurvesActions, Screen[None]):
         *CURVE_BINDINGS,
     ]
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: RunCurves) -> None:
         super().__init__()
         self.run = run
 

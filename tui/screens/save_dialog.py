@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from engine.errors import CharrnnError
-from tui.save_target import check_save_target, is_checkpoint
+from tui.runs.save_target import check_save_target, is_checkpoint
 from tui.screens.confirm import ConfirmScreen
 
 

@@ -27,7 +27,7 @@ from textual.widgets import Static
 from textual_hires_canvas import Canvas
 from textual_plot import HiResMode, LegendLocation, PlotWidget
 
-from tui.metrics import Run, TrainPoint, ValPoint
+from tui.runs.metrics import RunCurves, TrainPoint, ValPoint
 from tui.widgets.curve_axes import si, x_formatter
 
 X_AXES = ("iterations", "characters", "seconds")
@@ -69,7 +69,7 @@ Canvas.render_line = _render_line_styled  # type: ignore[method-assign]
 # -- from points to what is drawn ---------------------------------------------------------
 
 
-def x_values(run: Run, iterations: np.ndarray, x_axis: str) -> np.ndarray | None:
+def x_values(run: RunCurves, iterations: np.ndarray, x_axis: str) -> np.ndarray | None:
     """Where points at these iterations go on the x axis; None if the run cannot say."""
     if x_axis == "iterations":
         return iterations
@@ -85,7 +85,7 @@ def x_values(run: Run, iterations: np.ndarray, x_axis: str) -> np.ndarray | None
 
 
 def series(
-    run: Run, points: Sequence[TrainPoint] | Sequence[ValPoint], x_axis: str, log_x: bool
+    run: RunCurves, points: Sequence[TrainPoint] | Sequence[ValPoint], x_axis: str, log_x: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """The plotted (x, y) of some points; with log x, log10(x) and only the points with x > 0
     (iteration 0 has no place on a log axis)."""
@@ -189,7 +189,7 @@ class Drawn:
     points: int
 
 
-def available_x_axes(runs: Sequence[Run]) -> list[str]:
+def available_x_axes(runs: Sequence[RunCurves]) -> list[str]:
     """The x axes every run can be drawn on: characters need the config, time the records."""
     probe = np.zeros(1)
     return [
@@ -255,7 +255,7 @@ class LossCurves(Vertical):
     x_axis: reactive[str] = reactive("iterations")
     shown: reactive[str] = reactive("both")
 
-    def __init__(self, runs: Sequence[Run], *, zoom_keys: bool = False, **kwargs) -> None:
+    def __init__(self, runs: Sequence[RunCurves], *, zoom_keys: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.runs = list(runs)
         self.zoom_keys = zoom_keys
@@ -432,7 +432,7 @@ class LossCurves(Vertical):
         return table
 
 
-def _figures(run: Run) -> list[Text | str]:
+def _figures(run: RunCurves) -> list[Text | str]:
     m = run.metrics
     last = m.last_iteration
     train = f"{m.train[-1].loss:.4f}" if m.train else "—"

@@ -1,6 +1,6 @@
 """A run's loss curves as its directory records them, and what the run was.
 
-metrics.jsonl (see tui/rundir.py) holds one JSON object a line:
+metrics.jsonl (see tui/runs/rundir.py) holds one JSON object a line:
   {"iteration", "loss", "chars_per_s", "time", "wall"}  smoothed training loss, nats/char
   {"iteration", "val_loss"}                            held-out loss after that iteration
 A run still training appends to it, so it is followed: each poll reads the complete lines
@@ -23,7 +23,7 @@ from typing import Any
 from engine.config import PRESETS, Config, describe
 from engine.errors import CharrnnError
 from engine.smoothing import smoothed_series
-from tui.rundir import BEST, LATEST, METRICS
+from tui.runs.rundir import BEST, LATEST, METRICS
 
 RUN_INFO = "run.json"
 POLL_SECONDS = 0.5  # how often a followed metrics.jsonl is looked at (one stat when unchanged)
@@ -284,7 +284,7 @@ def _from_run_json(path: Path) -> RunInfo | None:
 
 
 @dataclass
-class Run:
+class RunCurves:
     """One run's curves and description; `source` is the file it follows, if any (a console
     feeding its own curves has none)."""
 
@@ -303,18 +303,18 @@ class Run:
             return False
 
 
-def follow_run(run_dir: Path, info: RunInfo | None = None) -> Run:
+def follow_run(run_dir: Path, info: RunInfo | None = None) -> RunCurves:
     """A run to follow from its directory even before its metrics.jsonl exists (a console
     that has just started): curves appear as the run writes them."""
     run_dir = Path(run_dir)
     info = info if info is not None else read_run_info(run_dir)
     metrics = RunMetrics()
-    run = Run(run_dir.name, info, metrics, MetricsFile(run_dir / METRICS, metrics))
+    run = RunCurves(run_dir.name, info, metrics, MetricsFile(run_dir / METRICS, metrics))
     run.poll()
     return run
 
 
-def open_run(path: Path) -> Run:
+def open_run(path: Path) -> RunCurves:
     """A run directory (or its metrics.jsonl) read once, ready to follow; CharrnnError if it
     has no metrics to show."""
     path = Path(path)
@@ -338,4 +338,4 @@ def open_run(path: Path) -> Run:
     if source.skipped and not (source.metrics.train or source.metrics.val):
         raise CharrnnError(f"{metrics_path}: no readable records ({source.first_skipped})")
     name = run_dir.resolve().name
-    return Run(name, read_run_info(run_dir), source.metrics, source)
+    return RunCurves(name, read_run_info(run_dir), source.metrics, source)

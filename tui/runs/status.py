@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.rundir import RunDir, open_private
+from tui.runs.rundir import RunDir, open_private
 
 STATES = ("live", "finished", "stopped", "crashed")
 

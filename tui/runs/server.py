@@ -14,7 +14,7 @@ import contextlib
 import os
 import signal
 
-from tui.protocol import (
+from tui.runs.protocol import (
     MAX_LINE_BYTES,
     MESSAGE_TYPES,
     Command,
@@ -31,10 +31,10 @@ from tui.protocol import (
     decode,
     encode,
 )
-from tui.protocol import Load as LoadCommand
-from tui.run import ExitReport
-from tui.rundir import RunDir
-from tui.session import Call, Session
+from tui.runs.protocol import Load as LoadCommand
+from tui.runs.policy import ExitReport
+from tui.runs.rundir import RunDir
+from tui.runs.session import Call, Session
 
 COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Inspect, Step)
 MAX_BACKLOG = 4 << 20  # bytes queued for one viewer before it is dropped as too slow
@@ -117,7 +117,7 @@ class RunServer:
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self.session.send, Stop(save=True))
         try:
-            return await asyncio.to_thread(self.session.run)  # it writes run.json's end state
+            return await asyncio.to_thread(self.session.train)  # it writes run.json's end state
         finally:
             server.close()
             for writer in list(self.viewers):

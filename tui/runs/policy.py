@@ -23,11 +23,11 @@ from engine.errors import CharrnnError
 from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
-from tui.metrics import train_record, val_record
-from tui.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
-from tui.rundir import RunDir
-from tui.runstatus import RunStatus
-from tui.save_target import check_save_target
+from tui.runs.metrics import train_record, val_record
+from tui.runs.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
+from tui.runs.rundir import RunDir
+from tui.runs.status import RunStatus
+from tui.runs.save_target import check_save_target
 
 HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
 STATUS_INTERVAL = 2.0  # seconds between run.json updates while training

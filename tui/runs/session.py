@@ -26,7 +26,7 @@ from engine.errors import CharrnnError
 from engine.inspect import StepStats, step_statistics, take_snapshot
 from engine.snapshot_file import stats_to_dict, write_snapshot
 from engine.trainer import Trainer
-from tui.protocol import (
+from tui.runs.protocol import (
     Command,
     Event,
     Inspect,
@@ -48,7 +48,7 @@ from tui.protocol import (
     TemperatureChanged,
     Welcome,
 )
-from tui.run import (
+from tui.runs.policy import (
     ExitReport,
     RunPolicy,
     RunSettings,
@@ -56,7 +56,7 @@ from tui.run import (
     trainer_info,
     validation_note,
 )
-from tui.rundir import RunDir
+from tui.runs.rundir import RunDir
 
 IDLE_WAIT = 0.1  # seconds a paused worker sleeps before looking at cancellation again
 GIVE_WAY_NAP = 0.002  # seconds the worker sleeps at a time while the UI has priority
@@ -142,7 +142,7 @@ class Session:
 
     # -- worker side ------------------------------------------------------------------------
 
-    def run(self, is_cancelled: Callable[[], bool] = lambda: False) -> ExitReport:
+    def train(self, is_cancelled: Callable[[], bool] = lambda: False) -> ExitReport:
         """The worker's body: train until stopped or cancelled, then save the state (only
         then: after a crash the files already saved are worth more than the model)."""
         self._last_report = time.perf_counter()
