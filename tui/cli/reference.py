@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import corpora
-from engine.config import PRESETS
+from engine.config import LIMITS, MAX_MEMORY_BYTES, PRESETS
+from engine.data import MAX_CORPUS_BYTES
+from engine.statedict import SEED_MAX
 from tui.cli.options import ALL_HYPER_PARAMETERS, COMMANDS, CommandSpec, build_parser
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
@@ -41,6 +43,12 @@ lists exactly what `charrnn` accepts; each command's `--help` says the same.
 - Bad input (an unknown flag, a value out of range, a missing or unreadable file) is one line
   on stderr starting `charrnn: error:`, and exit status 2.
 - Every command answers `-h` / `--help`.
+
+Exit status: 0 done (finished, quit or detached); 1 a run crashed, diverged or could not save
+on the way out (one line says which); 2 bad input, refused before anything is trained or
+written; 129 / 143 the console got a hang-up or SIGTERM (after saving `latest.npz`); 130 a
+headless run got Ctrl-C (after saving); 141 the reader of stdout went away
+(`charrnn train --headless | head` stops and saves as on Ctrl-C).
 """
 
 
@@ -104,8 +112,25 @@ def command_section(name: str, spec: CommandSpec, sub: argparse.ArgumentParser) 
             lines += [group.description, ""]
         lines += [*table(visible(group)), ""]
     if spec.hyper_parameters == ALL_HYPER_PARAMETERS:
-        lines += preset_table()
+        lines += [*limits(), *preset_table()]
     return lines
+
+
+def limits() -> list[str]:
+    """The upper bounds Config and the corpus reader check before anything is allocated."""
+    sizes = ", ".join(
+        f"`--{name.replace('_', '-')}` at most {limit}" for name, (limit, _) in LIMITS.items()
+    )
+    return [
+        "### limits",
+        "",
+        f"Checked before anything is allocated: {sizes}; the whole model (weights, gradients, "
+        f"optimiser state, one window's activations) at most about "
+        f"{MAX_MEMORY_BYTES / 1e9:.0f} GB; a corpus at most {MAX_CORPUS_BYTES / 1e9:.1f} GB; "
+        f"a seed from 0 to {SEED_MAX}. Each is one line naming the value and why, and exit "
+        "status 2.",
+        "",
+    ]
 
 
 def preset_table() -> list[str]:
