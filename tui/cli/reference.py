@@ -34,8 +34,8 @@ INTRO = f"""\
      Do not edit by hand: tests/test_docs.py fails when this page is stale. -->
 
 This page is generated from the option table (`tui/cli/options.py`) by
-`{COMMAND}`. A test fails when the page differs from what that prints, so it
-lists exactly what `charrnn` accepts; each command's `--help` says the same.
+`{COMMAND}`. A test fails when the page differs from what
+that prints, so it lists exactly what `charrnn` accepts; each command's `--help` says the same.
 
 - `charrnn` alone is `charrnn train`: the console, training the `classic` preset on the
   bundled `{corpora.DEFAULT}`. Flags without a command go to `train` as well:
@@ -48,7 +48,8 @@ Exit status: 0 done (finished, quit or detached); 1 a run crashed, diverged or c
 on the way out (one line says which); 2 bad input, refused before anything is trained or
 written; 129 / 143 the console got a hang-up or SIGTERM (after saving `latest.npz`); 130 a
 headless run got Ctrl-C (after saving); 141 the reader of stdout went away
-(`charrnn train --headless | head` stops and saves as on Ctrl-C).
+(`charrnn train --headless | head` stops and saves as on Ctrl-C; `charrnn sample` piped into
+`head` ends quietly).
 """
 
 
