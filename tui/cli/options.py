@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -330,8 +331,10 @@ def hyper_parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:  # `charrnn` alone: the console on the default corpus
-        args = parser.parse_args(["train"])
-    return args
+    """The parsed command line. With no command, `charrnn` means `charrnn train`: alone (the
+    console on the default corpus) and with flags (`charrnn --preset gru`), but `-h` and
+    `--help` still ask for the top-level help."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["train", *argv]
+    return build_parser().parse_args(argv)
