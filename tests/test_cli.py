@@ -432,7 +432,7 @@ def test_inspect_prints_each_characters_probability_and_top_k(capsys, model_file
         (["--text", "XYZ"], "outside the model's vocabulary"),
         (["--text", "bye", "--unit", "0:999"], "unit 999 does not exist"),
         (["--text", "bye", "--unit", "seven"], "LAYER:N"),
-        (["--text", "bye", "--gates"], "needs an lstm or gru model"),
+        (["--text", "bye", "--gates"], "needs a cell with gates"),
         (["--text-file", "/nonexistent/passage.txt"], "no such file"),
     ],
 )
