@@ -22,6 +22,8 @@ _BUILT_IN: set[str] = set()
 
 def _names(cls: type[Cell], field: str, where: str) -> tuple[str, ...]:
     value = getattr(cls, field, None)
+    if value is None:
+        raise CharrnnError(f"{where}: declares no {field} (see engine/cells/base.py)")
     if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
         raise CharrnnError(f"{where}: {field} must be a tuple of strings (got {value!r})")
     return tuple(value)
@@ -57,6 +59,8 @@ def check_declaration(cls: type, where: str | None = None) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Cell)):
         raise CharrnnError(f"{where}: a cell derives from engine.cells.base.Cell")
     name = getattr(cls, "name", None)
+    if name is None:
+        raise CharrnnError(f'{where}: declares no name (add name = "mycell" to the class)')
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise CharrnnError(
             f"{where}: name must be a letter then up to 31 letters, digits, - or _ "
@@ -64,6 +68,8 @@ def check_declaration(cls: type, where: str | None = None) -> None:
         )
     _check_kinds(cls, where)
     blocks = getattr(cls, "weight_blocks", None)
+    if blocks is None:
+        raise CharrnnError(f"{where}: declares no weight_blocks (see engine/cells/base.py)")
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
         raise CharrnnError(
             f"{where}: weight_blocks must be a whole number of gate-sized blocks per weight "
@@ -85,15 +91,19 @@ def register(cls: type[Cell], *, built_in: bool = False, where: str | None = Non
     a user's cell registered again under its name replaces the earlier one."""
     where = where or f"cell class {cls.__name__}"
     check_declaration(cls, where)
+    refuse_built_in_name(cls, where)
+    CELL_TYPES[cls.name] = cls
+    if built_in:
+        _BUILT_IN.add(cls.name)
+    return cls
+
+
+def refuse_built_in_name(cls: type[Cell], where: str) -> None:
     if cls.name in _BUILT_IN and CELL_TYPES[cls.name] is not cls:
         raise CharrnnError(
             f"{where}: the name {cls.name!r} is a built-in cell's; give your cell a name of "
             f'its own (name = "...")'
         )
-    CELL_TYPES[cls.name] = cls
-    if built_in:
-        _BUILT_IN.add(cls.name)
-    return cls
 
 
 def register_built_in(classes: Iterable[type[Cell]]) -> tuple[str, ...]:
