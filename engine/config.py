@@ -8,17 +8,18 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from engine.cells import BUILT_IN
+from engine.cells.registry import cell_names, cell_type, unknown_cell
 from engine.errors import CharrnnError
 from engine.statedict import shown
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = BUILT_IN  # the built-in cells' names (engine/cells/); a user's cell joins at run time
 # adagrad: min-char-rnn's p -= lr*g/sqrt(mem + 1e-8); adagrad-torch: PyTorch's
 # p -= lr*g/(sqrt(mem) + 1e-10), which learns better with minibatches; adam: bias-corrected.
 OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
 RETIRED_FIELDS = frozenset({"sample_every", "sample_length"})
-WEIGHT_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per cell, for size estimates only
 ASSUMED_VOCAB = 256  # for size estimates before the vocabulary is known
 MAX_MEMORY_BYTES = 16 * 10**9  # far beyond what numpy trains at a useful speed on a CPU
 # Upper bounds checked before anything is allocated: (limit, reason); an empty reason says
@@ -115,8 +116,9 @@ class Config:
             raise CharrnnError(
                 f"workers must be 0 (automatic) to batch = {self.batch} (got {self.workers})"
             )
+        if self.cell not in cell_names():
+            raise CharrnnError(unknown_cell(self.cell))
         for name, allowed in (
-            ("cell", CELLS),
             ("optimizer", OPTIMIZERS),
             ("dtype", DTYPES),
             ("loss", LOSS_REDUCTIONS),
@@ -170,7 +172,7 @@ class Config:
 
     def param_count_estimate(self, vocab_size: int) -> int:
         """About how many weights the model has (exact for rnn and lstm)."""
-        g, h, v = WEIGHT_BLOCKS[self.cell], self.hidden, vocab_size
+        g, h, v = cell_type(self.cell).weight_blocks, self.hidden, vocab_size
         inputs = (self.embedding or v) + (self.layers - 1) * h
         recurrent = g * h * (inputs + self.layers * h) + self.layers * (g + 1) * h
         return recurrent + v * (h + 1) + v * self.embedding
@@ -181,7 +183,8 @@ class Config:
         itemsize = 8 if self.dtype == "float64" else 4
         # weights, gradients, 1 or 2 moments, and the average when there is one
         copies = (4 if self.optimizer == "adam" else 3) + (self.average > 0)
-        per_step = self.layers * (WEIGHT_BLOCKS[self.cell] + 2) * self.hidden + 2 * vocab_size
+        blocks = cell_type(self.cell).weight_blocks
+        per_step = self.layers * (blocks + 2) * self.hidden + 2 * vocab_size
         activations = self.seq_length * self.batch * per_step
         return itemsize * (copies * self.param_count_estimate(vocab_size) + activations)
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine.cells.base import Params, State
+from engine.cells.base import Cell, Params, State
+from engine.cells.registry import cell_type
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.model import CharModel, softmax
@@ -26,16 +27,9 @@ from engine.vocab import Vocab
 if TYPE_CHECKING:
     from engine.trainer import StepResult, Trainer
 
-# What each cell computes per step, in the order the views cycle through them.
-ACTIVATIONS: dict[str, tuple[str, ...]] = {
-    "rnn": ("h",),
-    "lstm": ("h", "c", "i", "f", "o", "g"),
-    "gru": ("h", "z", "r", "n"),
-}
-GATES: dict[str, tuple[str, ...]] = {"rnn": (), "lstm": ("i", "f", "o"), "gru": ("z", "r")}
-# The units the finder searches by default: outputs, and the LSTM's memory (Karpathy's quote
-# and line-length units were cells).
-FINDER_KINDS: dict[str, tuple[str, ...]] = {"rnn": ("h",), "lstm": ("h", "c"), "gru": ("h",)}
+# What each cell computes per step (in the order the views cycle through them), which of
+# those are gates, and what the unit finder searches: each cell's own declaration
+# (engine/cells/base.py), through Passage.cell_type.
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9  # Karpathy et al. 2015's thresholds
 DEFAULT_PASSAGE_CHARS = 1000
 WARMUP_CHARS = 200  # read before a default passage, so that it starts from a carried state
@@ -67,6 +61,11 @@ class Passage:
         return len(self.text)
 
     @property
+    def cell_type(self) -> type[Cell]:
+        """The cell's class, whose declaration names its activations, gates and memory."""
+        return cell_type(self.cell)
+
+    @property
     def hidden(self) -> int:
         return self.layers[0]["h"].shape[1]
 
@@ -88,7 +87,7 @@ class Passage:
             have = "only layer 0" if n == 1 else f"layers 0–{n - 1}"
             raise CharrnnError(f"layer {layer} does not exist (the model has {have})")
         if kind not in self.layers[layer]:
-            names = ", ".join(ACTIVATIONS[self.cell])
+            names = ", ".join(self.cell_type.activation_names)
             raise CharrnnError(f"{self.cell} layers have no {kind!r} (choose from {names})")
         return self.layers[layer][kind]
 
@@ -253,12 +252,13 @@ def find_units(
     properties: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
 ) -> list[UnitScore]:
-    """Every unit of every layer (of the given kinds; default h, and c for an LSTM) with the
-    property it follows most closely, strongest |r| first. Restrict `properties` to rank the
-    units by one property: `find_units(p, ["inside quotes"])[0]` is the best quote unit."""
+    """Every unit of every layer (of the given kinds; default the cell's finder_kinds: h, and
+    c for an LSTM) with the property it follows most closely, strongest |r| first. Restrict
+    `properties` to rank the units by one property: `find_units(p, ["inside quotes"])[0]` is
+    the best quote unit."""
     names = _property_names(properties)
     table = _property_table(passage, names)
-    kinds = FINDER_KINDS[passage.cell] if kinds is None else kinds
+    kinds = passage.cell_type.finder_kinds if kinds is None else kinds
     scores: list[UnitScore] = []
     for layer in range(len(passage.layers)):
         for kind in kinds:
@@ -293,13 +293,14 @@ class GateSaturation:
 def gate_saturation(
     passage: Passage, low: float = SATURATED_LOW, high: float = SATURATED_HIGH
 ) -> list[GateSaturation]:
-    """One entry per layer and sigmoid gate (LSTM i, f, o; GRU z, r); empty for a plain RNN."""
+    """One entry per layer and gate the cell declares (LSTM i, f, o; GRU z, r); empty for a
+    cell without gates (the plain RNN)."""
     return [
         GateSaturation(
             layer, gate, (acts[gate] < low).mean(axis=0), (acts[gate] > high).mean(axis=0)
         )
         for layer, acts in enumerate(passage.layers)
-        for gate in GATES[passage.cell]
+        for gate in passage.cell_type.gates
     ]
 
 

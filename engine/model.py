@@ -165,7 +165,8 @@ class CharModel:
         assert trace is not None, "backward needs the Forward of one unsplit pass"
         for i in range(len(self.cells) - 1, -1, -1):
             layer_grads = self._layer(grads, i)
-            dx = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
+            # The incoming state's gradient is left out: the state is carried, not learnt.
+            dx, _ = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
             if trace.masks[i] is not None:
                 dx *= trace.masks[i]
         if self.embedding:

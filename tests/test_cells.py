@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine import checkpoint, gradcheck
+from engine.cells import CELL_TYPES
 from engine.cells.ops import dot_last, scatter_rows, sum_rows
 from engine.config import CELLS, Config
 from engine.errors import CharrnnError
@@ -32,7 +33,7 @@ VARIANTS = {
 def test_gradients_match_central_differences(cell: str, variant: str) -> None:
     config = Config(cell=cell, hidden=6, seq_length=5, **VARIANTS[variant])
     results = gradcheck.check(config)
-    weights = ("Wxh", "Whh") if cell == "rnn" else ("Wx", "Wh")
+    weights = CELL_TYPES[cell](3, 6, one_hot=True).init_params(np.random.RandomState(0), 1, "f8")
     expected = {"Why", "by"} | {f"l{i}.{w}" for i in range(config.layers) for w in weights}
     assert expected <= {r.name for r in results}
     assert ("E" in {r.name for r in results}) == bool(config.embedding)

@@ -45,6 +45,10 @@ LOGITS = np.array([2.0, 1.5, 0.3, -0.4, 1.0, -1.2, 0.8, 0.0])
         {"cell": "lstm", "layers": 2, "embedding": 5},
         {"cell": "gru", "layers": 2, "embedding": 5},
         {"cell": "rnn", "layers": 3, "embedding": 4, "dtype": "float32"},
+        # cells without a row_step of their own: the batched forward pass, a step at a time
+        {"cell": "textbook-rnn"},
+        {"cell": "textbook-lstm", "layers": 2, "embedding": 5},
+        {"cell": "textbook-gru", "dtype": "float32"},
     ],
 )
 def test_row_steps_match_the_batched_forward_pass(changes: dict) -> None:

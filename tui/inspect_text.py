@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from engine.cells.base import Params, State
+from engine.cells.base import Cell, Params, State
 from engine.checkpoint import Checkpoint
 from engine.errors import CharrnnError
 from engine.inspect import (
@@ -55,6 +55,7 @@ HEAT = (
 )
 DIVERGING = ((0.0, (33, 102, 172)), (0.5, (230, 230, 230)), (1.0, (178, 24, 43)))
 FINDER_ROWS = 20
+NO_GATES = "this cell has no gates: gate saturation needs a gated cell, such as lstm or gru"
 
 
 # -- characters made visible (the rule itself is in tui/visible.py) -----------------------
@@ -117,12 +118,13 @@ class Scale:
 PROBABILITY = Scale(0.0, 1.0, HEAT, "p 0 … 1")
 
 
-def activation_scale(kind: str, values: np.ndarray) -> Scale:
-    """tanh outputs over −1…1, sigmoid gates over 0…1, the LSTM cell over ±its largest |c|."""
-    if kind in ("i", "f", "o", "z", "r"):
+def activation_scale(kind: str, values: np.ndarray, cell: type[Cell]) -> Scale:
+    """As the cell declares `kind`: a gate over 0…1, memory (the LSTM's c) over ±its largest
+    |value|; anything else over −1…1 (tanh outputs), or ±its largest |value| beyond that."""
+    if kind in cell.gates:
         return Scale(0.0, 1.0, DIVERGING, "0 … 1")
-    if kind == "c":
-        m = float(np.abs(values).max()) if values.size else 1.0
+    m = float(np.abs(values).max()) if values.size else 1.0
+    if kind in cell.memory or m > 1:
         m = m if m > 0 else 1.0
         return Scale(-m, m, DIVERGING, f"−{m:.2g} … +{m:.2g}")
     return Scale(-1.0, 1.0, DIVERGING, "−1 … +1")
@@ -211,8 +213,8 @@ class UnitRef:
 
 
 def parse_unit(spec: str, passage: Passage) -> UnitRef:
-    """`LAYER:N` or `LAYER:N:KIND` (KIND h by default; c or a gate letter), checked against
-    the model, or a one-line CharrnnError."""
+    """`LAYER:N` or `LAYER:N:KIND` (KIND h by default, or another of the cell's declared
+    activations), checked against the model, or a one-line CharrnnError."""
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not all(p.strip().isdigit() for p in parts[:2]):
         raise CharrnnError(f"bad unit {spec!r}: expected LAYER:N or LAYER:N:KIND, e.g. 0:37")
@@ -236,7 +238,7 @@ def unit_title(score: UnitScore) -> str:
 
 def render_unit(passage: Passage, ref: UnitRef, *, color: bool = False, width: int = 80) -> str:
     values = passage.activation(ref.layer, ref.kind)[:, ref.unit]
-    scale = activation_scale(ref.kind, values)
+    scale = activation_scale(ref.kind, values, passage.cell_type)
     score = unit_scores(passage, ref.layer, ref.kind)[ref.unit]
     head = Text(f"{unit_title(score)} · scale {scale.name} (bars ▁ … █)")
     lines = [head, *strip(passage, [float(v) for v in values], scale, width)]
@@ -256,7 +258,7 @@ def saturation_table(saturations: Sequence[GateSaturation]) -> str:
     """Per layer and gate: mean fractions of steps closed (< 0.1) and open (> 0.9), and how
     many units are closed or open most (over half) of the time."""
     if not saturations:
-        return "a plain rnn has no gates: gate saturation needs an lstm or gru model"
+        return NO_GATES
     rows = [
         "layer  gate  mean <0.1  mean >0.9  units mostly <0.1  units mostly >0.9  of",
     ]
@@ -406,7 +408,9 @@ def report(
     finder = find_units(passage) if find else None
     saturations = gate_saturation(passage) if gates else None
     if gates and not saturations and not json_out:
-        raise CharrnnError("--gates needs an lstm or gru model (this one is a plain rnn)")
+        raise CharrnnError(
+            f"--gates needs a cell with gates, such as lstm or gru ({passage.cell} has none)"
+        )
     if json_out:
         data = as_json(passage, unit=ref, finder=finder, saturations=saturations)
         return json.dumps(data, ensure_ascii=False)

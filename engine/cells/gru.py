@@ -9,6 +9,10 @@
 
 The reset gate multiplies the recurrent product rather than h_{t-1} itself, so the three
 recurrent products stay one matrix product. Weights are (inputs, 3H), as in the LSTM.
+
+This is the fast version training runs (fused gates, buffers written in place). To read the
+cell, start with its textbook twin, engine/cells/textbook/gru.py: the same weights and
+results, one step at a time with each gate by name.
 """
 
 from __future__ import annotations
@@ -17,17 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from engine.cells.base import Params, State
+from engine.cells.base import Cell, Params, State
 from engine.cells.ops import RowInput, dot_last, scatter_rows, sigmoid, sigmoid_by_tanh, sum_rows
 
 R, Z, N = range(3)  # gate blocks along the last axis, each `hidden` wide
 
 
-class GRUCell:
+class GRUCell(Cell):
     name = "gru"
-
-    def __init__(self, input_size: int, hidden: int, one_hot: bool) -> None:
-        self.input_size, self.hidden, self.one_hot = input_size, hidden, one_hot
+    activation_names = ("h", "z", "r", "n")
+    gates = ("z", "r")
+    weight_blocks = 3
+    equations = (
+        "r = sigmoid(x Wxr + h_prev Whr + br)            reset gate",
+        "z = sigmoid(x Wxz + h_prev Whz + bz)            update gate",
+        "n = tanh(x Wxn + bn + r * (h_prev Whn + bhn))   candidate",
+        "h = (1 - z) * n + z * h_prev                    output",
+    )
 
     def init_params(self, rs: np.random.RandomState, scale: float, dtype: np.dtype) -> Params:
         h, d = self.hidden, self.input_size
@@ -37,9 +47,6 @@ class GRUCell:
             "b": np.zeros(3 * h, dtype),
             "bhn": np.zeros(h, dtype),
         }
-
-    def zero_state(self, batch: int, dtype: np.dtype) -> State:
-        return (np.zeros((batch, self.hidden), dtype),)
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term and bias for the whole window in one product (a row lookup for ids).
@@ -68,7 +75,9 @@ class GRUCell:
                 h += at[:, N]
         return hs[1:], (xs, a, hns, hs), (hs[-1].copy(),)
 
-    def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
+    def backward(
+        self, p: Params, cache: Any, dhs: np.ndarray, grads: Params
+    ) -> tuple[np.ndarray | None, State]:
         xs, a, hns, hs = cache
         steps, batch, hid = hns.shape
         dan = np.empty_like(hns)  # d loss / d n's pre-activation
@@ -101,6 +110,7 @@ class GRUCell:
             dot(dat.reshape(batch, 3 * hid), wh_t, dh_next)  # dh_next = d gh Wh^T + dh z
             mul(dh, z, tmp)
             dh_next += tmp
+        dstate = (dh_next,)  # after step 0: d loss / d the incoming h
         h_prev = hs[:-1]
         flat_h = dah.reshape(-1, 3 * hid)
         np.dot(h_prev.reshape(-1, hid).T, flat_h, out=grads["Wh"])
@@ -111,9 +121,9 @@ class GRUCell:
         sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
-            return None
+            return None, dstate
         np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
-        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)
+        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size), dstate
 
     def activations(self, cache: Any) -> dict[str, np.ndarray]:
         """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""

@@ -10,6 +10,10 @@ Arrays hold rows (one per stream), so weights are (inputs, 4H): `x Wx` is `x @ W
 one-hot input's product is the row lookup `Wx[id]`. Gates are stored in the order o, i, f, g:
 the three sigmoid gates are one slice, and so are the two gates (i, f) whose gradients start
 from dc times their sigmoid derivative.
+
+This is the fast version training runs (fused gates, buffers written in place). To read the
+cell, start with its textbook twin, engine/cells/textbook/lstm.py: the same weights and
+results, one step at a time with each gate by name.
 """
 
 from __future__ import annotations
@@ -18,17 +22,29 @@ from typing import Any
 
 import numpy as np
 
-from engine.cells.base import Params, State
+from engine.cells.base import Cell, Params, State
 from engine.cells.ops import RowInput, dot_last, scatter_rows, sum_rows
 
 OUT, IN, FORGET, CAND = range(4)  # gate blocks o, i, f, g along the last axis, each H wide
 
 
-class LSTMCell:
+class LSTMCell(Cell):
     name = "lstm"
-
-    def __init__(self, input_size: int, hidden: int, one_hot: bool) -> None:
-        self.input_size, self.hidden, self.one_hot = input_size, hidden, one_hot
+    activation_names = ("h", "c", "i", "f", "o", "g")
+    gates = ("i", "f", "o")
+    memory = ("c",)
+    state_names = ("h", "c")
+    # Karpathy's quote and line-length units were memory cells: the finder searches c too.
+    finder_kinds = ("h", "c")
+    weight_blocks = 4
+    equations = (
+        "i = sigmoid(x Wxi + h_prev Whi + bi)    input gate",
+        "f = sigmoid(x Wxf + h_prev Whf + bf)    forget gate",
+        "o = sigmoid(x Wxo + h_prev Who + bo)    output gate",
+        "g = tanh(x Wxg + h_prev Whg + bg)       candidate",
+        "c = f * c_prev + i * g                  memory",
+        "h = o * tanh(c)                         output",
+    )
 
     def init_params(self, rs: np.random.RandomState, scale: float, dtype: np.dtype) -> Params:
         h, d = self.hidden, self.input_size
@@ -39,9 +55,6 @@ class LSTMCell:
             "Wh": (rs.randn(h, 4 * h) * scale).astype(dtype),
             "b": b.reshape(-1),
         }
-
-    def zero_state(self, batch: int, dtype: np.dtype) -> State:
-        return (np.zeros((batch, self.hidden), dtype), np.zeros((batch, self.hidden), dtype))
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         h, c = state
@@ -78,7 +91,9 @@ class LSTMCell:
                 mul(at[:, OUT], tanh_cs[t], hs[t + 1])
         return hs[1:], (xs, a, cs, tanh_cs, hs), (hs[-1].copy(), cs[-1].copy())
 
-    def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
+    def backward(
+        self, p: Params, cache: Any, dhs: np.ndarray, grads: Params
+    ) -> tuple[np.ndarray | None, State]:
         xs, a, cs, tanh_cs, hs = cache
         steps, batch, hid = tanh_cs.shape
         da = np.empty_like(a)  # d loss / d gate pre-activations
@@ -113,14 +128,15 @@ class LSTMCell:
             mul(tmp, dc, dat[:, CAND])
             dc *= at[:, FORGET]  # dc_next = dc f
             dot(dat.reshape(batch, 4 * hid), wh_t, dh_next)  # dh_next = d a Wh^T
+        dstate = (dh_next, dc)  # after step 0: d loss / d the incoming h and c
         flat = da.reshape(-1, 4 * hid)
         np.dot(hs[:-1].reshape(-1, hid).T, flat, out=grads["Wh"])
         sum_rows(flat, out=grads["b"])
         if self.one_hot:
             scatter_rows(xs, flat, self.input_size, out=grads["Wx"])
-            return None
+            return None, dstate
         np.dot(xs.reshape(-1, self.input_size).T, flat, out=grads["Wx"])
-        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size)
+        return np.dot(flat, p["Wx"].T).reshape(steps, batch, self.input_size), dstate
 
     def activations(self, cache: Any) -> dict[str, np.ndarray]:
         """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""

@@ -2,6 +2,10 @@
 
 Weights keep min-char-rnn's column-vector orientation (Wxh is H x D); the arrays here hold
 rows (one per stream), so `Whh h` is written `h @ Whh.T`.
+
+This is the fast version training runs (the whole window's input term at once, buffers
+written in place). To read the cell, start with its textbook twin,
+engine/cells/textbook/rnn.py: the same weights and results, one step at a time.
 """
 
 from __future__ import annotations
@@ -10,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from engine.cells.base import Params, State
+from engine.cells.base import Cell, Params, State
 from engine.cells.ops import RowInput, dot_last, one_hot, sum_rows
 
 
-class RNNCell:
+class RNNCell(Cell):
     name = "rnn"
-
-    def __init__(self, input_size: int, hidden: int, one_hot: bool) -> None:
-        self.input_size, self.hidden, self.one_hot = input_size, hidden, one_hot
+    activation_names = ("h",)
+    weight_blocks = 1
+    equations = ("h = tanh(Wxh x + Whh h_prev + bh)",)
 
     def init_params(self, rs: np.random.RandomState, scale: float, dtype: np.dtype) -> Params:
         h, d = self.hidden, self.input_size
@@ -28,9 +32,6 @@ class RNNCell:
             "Whh": (rs.randn(h, h) * scale).astype(dtype),
             "bh": np.zeros(h, dtype),
         }
-
-    def zero_state(self, batch: int, dtype: np.dtype) -> State:
-        return (np.zeros((batch, self.hidden), dtype),)
 
     def forward(self, p: Params, xs: np.ndarray, state: State) -> tuple[np.ndarray, Any, State]:
         # Input term for the whole window at once: a column lookup for one-hot ids.
@@ -52,7 +53,9 @@ class RNNCell:
             tanh(h, h)
         return hs[1:], (xs, hs), (hs[-1].copy(),)
 
-    def backward(self, p: Params, cache: Any, dhs: np.ndarray, grads: Params) -> np.ndarray | None:
+    def backward(
+        self, p: Params, cache: Any, dhs: np.ndarray, grads: Params
+    ) -> tuple[np.ndarray | None, State]:
         xs, hs = cache
         whh = p["Whh"]
         draw = np.multiply(hs[1:], hs[1:])  # becomes d loss / d (pre-activation), per step
@@ -63,14 +66,15 @@ class RNNCell:
             dh += dh_next  # dh = dy-path + dhnext
             d_raw *= dh  # dhraw = (1 - h^2) * dh
             dot(d_raw, whh, dh_next)  # dhnext = Whh^T dhraw
+        dstate = (dh_next,)  # after step 0: d loss / d the incoming h
         flat = draw.reshape(-1, self.hidden)
         np.dot(flat.T, hs[:-1].reshape(-1, self.hidden), out=grads["Whh"])
         sum_rows(flat, out=grads["bh"])
         if self.one_hot:
             np.dot(flat.T, one_hot(xs, self.input_size, flat.dtype), out=grads["Wxh"])
-            return None
+            return None, dstate
         np.dot(flat.T, xs.reshape(-1, self.input_size), out=grads["Wxh"])
-        return dot_last(draw, p["Wxh"])
+        return dot_last(draw, p["Wxh"]), dstate
 
     def activations(self, cache: Any) -> dict[str, np.ndarray]:
         """What forward computed, by name, as (T, B, H) views of its cache (for inspection)."""

@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tui.cli import commands, detach, serve
+    from tui.cli import cell_commands, commands, detach, serve
 
     if getattr(args, "fps", None) and not getattr(args, "headless", False):
         # Textual reads its frame-rate cap once, when it is first imported.
@@ -60,7 +60,8 @@ def run_command(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "train": commands.train,
         "sample": commands.sample,
-        "gradcheck": commands.gradcheck,
+        "gradcheck": cell_commands.gradcheck,
+        "cell": cell_commands.new_cell,
         "corpora": commands.list_corpora,
         "attach": detach.attach,
         "runs": detach.list_runs,

@@ -18,7 +18,6 @@ import numpy as np
 
 import corpora
 from engine import checkpoint
-from engine import gradcheck as grad
 from engine.config import preset
 from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, read_prime_file, stream_sample
@@ -141,22 +140,6 @@ def inspect(args: argparse.Namespace) -> int:
         width=shutil.get_terminal_size().columns,
     )
     sys.stdout.write(text + "\n")
-    return 0
-
-
-def gradcheck(args: argparse.Namespace) -> int:
-    config = preset("classic").replace(**hyper_parameters(args), hidden=8, seq_length=6)
-    results = grad.check(config)
-    width = max(len(r.name) for r in results)
-    for r in results:
-        verdict = "ok" if r.ok else "FAIL"
-        shape = "x".join(map(str, r.shape))
-        print(f"{r.name:<{width}}  {shape:>7}  relative error {r.rel_error:.2e}  {verdict}")
-    failed = [r.name for r in results if not r.ok]
-    if failed:
-        print(f"gradient check failed for: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    print(f"all {len(results)} parameters agree (tolerance {grad.TOLERANCE:g})")
     return 0
 
 

@@ -198,6 +198,11 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("host", "the address to listen on (default 127.0.0.1: this machine only; anything else needs --public)", default="127.0.0.1", metavar="HOST"),
     Option("port", "the TCP port to listen on (default 8000)", port, default=8000, metavar="PORT"),
     Option("public", "allow a --host other than loopback: anyone who can reach the port can steer the run (there is no password)", flag=True),
+    Option("cell_file", "your own cell: a Python file defining a class derived from engine.cells.base.Cell, and CLASS when it defines several (it is code you run, like any script)", file_path, metavar="PATH[:CLASS]"),
+    Option("debug", "show the traceback of an exception raised in your cell file's code", flag=True),
+    Option("cell_action", "new: write NAME.py, a working cell in textbook form to edit", choices=("new",), metavar="new", positional=True),
+    Option("cell_name", "your cell's name, which also names its file (a letter, then letters, digits or _)", metavar="NAME", positional=True),
+    Option("from", "the textbook cell to start from (default rnn)", default="rnn", choices=("rnn", "lstm", "gru")),
     Option("new", "start a detached run first: everything after --new is `charrnn train`'s arguments (CORPUS, --preset, ...)", metavar="CORPUS [FLAGS]", rest=True),
 )}  # fmt: skip
 
@@ -240,9 +245,20 @@ COMMANDS: dict[str, CommandSpec] = {
     "gradcheck": CommandSpec(
         help="compare analytic and numerical gradients",
         description="Check backpropagation on a tiny model (hidden 8, seq 6, float64) against "
-        "central differences; exits 0 only if every parameter's relative error is below 1e-5. "
-        "Flags left out keep the classic preset's values.",
+        "central differences, and the cell's protocol (engine/cells/base.py): shapes, no NaN, "
+        "every gradient written, row_step against forward, the incoming state's gradient. "
+        "Exits 0 only if every check passes (every entry's relative error below 1e-5), 1 if "
+        "a gradient or row_step disagrees, 2 if the cell cannot be run. Flags left out keep "
+        "the classic preset's values.",
+        options=("cell_file", "debug"),
         hyper_parameters=("cell", "layers", "embedding", "dropout"),
+    ),
+    "cell": CommandSpec(
+        help="start a cell of your own: `cell new NAME` writes NAME.py",
+        description="Write NAME.py: a complete, commented, working cell in textbook form "
+        "(a copy of charrnn's textbook rnn, lstm or gru, renamed), ready to edit and to check "
+        "with `charrnn gradcheck --cell-file NAME.py`. An existing file is never replaced.",
+        options=("cell_action", "cell_name", "from"),
     ),
     "inspect": CommandSpec(
         help="what a model predicts along a passage, which units fire, how its gates saturate",

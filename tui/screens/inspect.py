@@ -22,7 +22,6 @@ from textual.widgets import ContentSwitcher, Input, Static
 
 from engine.errors import CharrnnError
 from engine.inspect import (
-    ACTIVATIONS,
     Passage,
     Snapshot,
     StepStats,
@@ -186,7 +185,7 @@ class InspectScreen(Screen[None]):
     def _draw_neurons(self) -> str:
         layer, unit = self._layer_unit()
         values = self.passage.activation(layer, self.kind)[:, unit]
-        self.scale = activation_scale(self.kind, values)
+        self.scale = activation_scale(self.kind, values, self.passage.cell_type)
         self.passage_view.show(self.passage, [float(v) for v in values], self.scale)
         return unit_title(self._score(layer, unit))
 
@@ -233,7 +232,7 @@ class InspectScreen(Screen[None]):
         names, r = self._table(layer, self.kind)
         order = np.argsort(-np.abs(r[unit]), kind="stable")[:4]
         strongest = " · ".join(f"{names[i]} {r[unit, i]:+.2f}" for i in order)
-        kinds = "/".join(ACTIVATIONS[self.passage.cell])
+        kinds = "/".join(self.passage.cell_type.activation_names)
         return Text(
             f"#{t} {visible(self.passage.text[t])} · {self.kind} = {value:+.3f}\n"
             f"colour and bar: blue/▁ low … red/█ high · scale {self.scale.name}\n"
@@ -349,7 +348,7 @@ class InspectScreen(Screen[None]):
         self._say(f"unit finder: rank {self._found_at + 1} of {len(self._found)} (f: next)")
 
     def action_next_kind(self) -> None:
-        kinds = ACTIVATIONS[self.passage.cell]
+        kinds = self.passage.cell_type.activation_names
         self.kind = kinds[(kinds.index(self.kind) + 1) % len(kinds)]
         self.action_view("neurons")
 

@@ -16,7 +16,15 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from engine.inspect import GateSaturation, Passage, StepStats
-from tui.inspect_text import PROBABILITY, Scale, layout_rows, saturation_plot, strip, visible
+from tui.inspect_text import (
+    NO_GATES,
+    PROBABILITY,
+    Scale,
+    layout_rows,
+    saturation_plot,
+    strip,
+    visible,
+)
 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 MIN_PLOT_WIDTH = 30
@@ -136,7 +144,7 @@ def top_k_text(passage: Passage, t: int, width: int) -> Text:
 def gates_text(saturations: Sequence[GateSaturation], layers: int, width: int, height: int) -> Text:
     """Each layer's saturation scatter, `height` rows tall, side by side while they fit."""
     if not saturations:
-        return Text("a plain rnn has no gates: this view needs an lstm or gru model")
+        return Text(NO_GATES)
     per_row = max(min(layers, width // MIN_PLOT_WIDTH), 1)
     plot_width = width // per_row - 1
     gates = ", ".join(dict.fromkeys(s.gate for s in saturations))
