@@ -43,7 +43,6 @@ from engine.model import CharModel
 
 FORMAT = "charrnn-export"
 FORMAT_VERSION = 1
-FORMATS = ("safetensors", "torch")
 SUFFIXES = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch"}
 # What each format needs beyond numpy, and how to install it.
 NEEDS = {
