@@ -201,8 +201,11 @@ def write(exported: Exported, fmt: str, path: Path) -> Path:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for the temporary only
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a vanished directory: say so, in one line
+            kept = "the previous file is kept" if path.exists() else "nothing was written"
+            raise CharrnnError(f"{path}: not written: {exc.strerror or exc}; {kept}") from None
         raise
     return path
 
