@@ -46,7 +46,10 @@ FORMAT_VERSION = 1
 SUFFIXES = {".safetensors": "safetensors", ".pt": "torch", ".pth": "torch"}
 # What each format needs beyond numpy, and how to install it.
 NEEDS = {
-    "safetensors": ("safetensors", "pip install safetensors, or charrnn's extra: '.[export]'"),
+    "safetensors": (
+        "safetensors",
+        "pip install safetensors, or pip install -e '.[export]' in charrnn's checkout",
+    ),
     "torch": ("torch", "pip install torch"),
 }
 Layer = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # w_ih, w_hh, b_ih, b_hh

@@ -16,23 +16,26 @@ from engine.trainer import Trainer
 
 TEXT = corpora.load("alice")[1][:20_000]
 PASSAGE = TEXT[10_000:10_500]  # 500 characters the model reads with its carried state
+# A small model that trains fast (Adam, mean loss); each test changes what it tests.
+SMALL: dict[str, Any] = {
+    "hidden": 16,
+    "seq_length": 8,
+    "batch": 4,
+    "optimizer": "adam",
+    "lr": 3e-3,
+    "loss": "mean",
+    "clip": 0.0,
+    "clip_norm": 5.0,
+}
 
 
-def trained(tmp_path: Path, iterations: int = 40, **changes: Any) -> tuple[Trainer, Path]:
+def trained(
+    tmp_path: Path, iterations: int = 40, text: str = TEXT, **changes: Any
+) -> tuple[Trainer, Path]:
     """A small model after some training (so the weights, their average and the carried
     state are all away from their starting values), saved as tmp_path/m.npz."""
-    config = preset("classic").replace(
-        hidden=16,
-        seq_length=8,
-        batch=4,
-        optimizer="adam",
-        lr=3e-3,
-        loss="mean",
-        clip=0.0,
-        clip_norm=5.0,
-        **changes,
-    )
-    trainer = Trainer(config, TEXT, seed=1, corpus_name="alice")
+    config = preset("classic").replace(**(SMALL | changes))
+    trainer = Trainer(config, text, seed=1, corpus_name="test")
     trainer.train(iterations)
     return trainer, checkpoint.save(trainer, tmp_path / "m.npz")
 
