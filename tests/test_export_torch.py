@@ -81,6 +81,7 @@ def compare(torch, net, meta, trainer: Trainer, weights=None) -> tuple[float, fl
 def test_pytorch_modules_compute_charrnns_logits(
     torch,
     capsys,
+    request: pytest.FixtureRequest,
     tmp_path: Path,
     cell: str,
     layers: int,
@@ -99,11 +100,12 @@ def test_pytorch_modules_compute_charrnns_logits(
     )
     net, meta = exported_net(torch, capsys, ckpt, "safetensors")
     diff, relative, state_diff = compare(torch, net, meta, trainer)
-    with capsys.disabled():
-        print(
-            f"\nexport-equivalence {cell} {dtype} layers={layers} embedding={embedding} "
-            f"average={average}: max|diff| {diff:.3g}, relative {relative:.3g}"
-        )
+    if request.config.getoption("capture") == "no":  # pytest -s: the figures for docs/export.md
+        with capsys.disabled():
+            print(
+                f"\nexport-equivalence {cell} {dtype} layers={layers} embedding={embedding} "
+                f"average={average}: max|diff| {diff:.3g}, relative {relative:.3g}"
+            )
     assert relative <= TOLERANCE[dtype]
     assert state_diff <= TOLERANCE[dtype]  # |h|, |c| are about 1: absolute is relative
     if average:  # the export holds the averaged weights, and the test can tell them apart
