@@ -176,14 +176,16 @@ def export(ckpt: checkpoint.Checkpoint) -> Exported:
         "iteration": ckpt.iteration,
         "weights": "averaged" if ckpt.config.average else "trained",
     }
-    return Exported(tensors, {k: json.dumps(v, ensure_ascii=False) for k, v in values.items()})
+    # ASCII JSON: any character of any vocabulary survives any reader's header decoding.
+    return Exported(tensors, {k: json.dumps(v) for k, v in values.items()})
 
 
 # -- files ----------------------------------------------------------------------------------
 
 
 def require(fmt: str) -> None:
-    """A one-line CharrnnError if the package format `fmt` is written with is missing."""
+    """A one-line CharrnnError naming the install if the package that writes `fmt` is
+    missing: checked before anything is read or written."""
     module, install = NEEDS[fmt]
     try:
         __import__(module)
@@ -202,7 +204,8 @@ def write(exported: Exported, fmt: str, path: Path) -> Path:
             writer(exported, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is for the temporary only
+        # mkstemp's 0600 is for the temporary: the export gets a new file's usual mode.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
