@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tui.cli import cell_commands, commands, detach, serve
+    from tui.cli import cell_commands, commands, detach, export_command, serve
 
     if getattr(args, "fps", None) and not getattr(args, "headless", False):
         # Textual reads its frame-rate cap once, when it is first imported.
@@ -68,5 +68,6 @@ def run_command(args: argparse.Namespace) -> int:
         "serve": serve.serve,
         "compare": commands.compare,
         "inspect": commands.inspect,
+        "export": export_command.export,
     }
     return handlers[args.command](args)

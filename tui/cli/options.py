@@ -173,7 +173,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
     Option("seed", f"seed for weights and sampling, 0 to {SEED_MAX} (train: default 0; sample: default random)", seed, metavar="N"),
     Option("save", "write a checkpoint here at the end and on Ctrl-C (refused, before training, if PATH is the corpus or not a regular file)", file_path, metavar="PATH"),
-    Option("force", "let --save replace an existing file that is not a charrnn checkpoint", flag=True),
+    Option("force", "let --save (train) or OUT (export) replace an existing file that charrnn did not write: one that is not a checkpoint, or not an export", flag=True),
     Option("resume", "continue from a checkpoint (its settings win over --preset)", file_path, metavar="CKPT"),
     Option("sample_every", "print a sample every N iterations, 0 for never (default 100)", count, default=100, metavar="N"),
     Option("log_every", "print 'iter N, loss: X' every N iterations (default 100)", size, default=100, metavar="N"),
@@ -203,6 +203,8 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("cell_action", "new: write NAME.py, a working cell in textbook form to edit", choices=("new",), metavar="new", positional=True),
     Option("cell_name", "your cell's name, which also names its file (a letter, then letters, digits or _)", metavar="NAME", positional=True),
     Option("from", "the textbook cell to start from (default rnn)", default="rnn", choices=("rnn", "lstm", "gru")),
+    Option("to", "the format to write: safetensors (needs the safetensors package) or torch (a state_dict for torch.load; needs PyTorch); default: from OUT's suffix, .safetensors or .pt", choices=("safetensors", "torch")),
+    Option("out", "the file to write; an existing one is replaced only if it is a previous export (or with --force)", file_path, metavar="OUT", positional=True),
     Option("new", "start a detached run first: everything after --new is `charrnn train`'s arguments (CORPUS, --preset, ...)", metavar="CORPUS [FLAGS]", rest=True),
 )}  # fmt: skip
 
@@ -290,6 +292,14 @@ COMMANDS: dict[str, CommandSpec] = {
         description="Training and held-out loss of each RUN_DIR's metrics.jsonl on one chart, "
         "redrawn as runs still training write more.",
         options=("runs",),
+    ),
+    "export": CommandSpec(
+        help="write a model's weights for PyTorch: safetensors or a torch state_dict",
+        description="Write the weights charrnn samples with (the running average, for presets "
+        "that keep one) from CHECKPOINT to OUT, under the names, shapes and gate orders of "
+        "PyTorch's nn.Embedding, nn.RNN/LSTM/GRU and nn.Linear, with the vocabulary and the "
+        "configuration in the file's metadata. docs/export.md has a loader.",
+        options=("checkpoint", "to", "out", "force"),
     ),
     "corpora": CommandSpec(
         help="list the bundled corpora",
