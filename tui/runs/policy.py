@@ -26,8 +26,8 @@ from engine.trainer import StepResult, Trainer
 from tui.runs.metrics import train_record, val_record
 from tui.runs.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.runs.rundir import RunDir
-from tui.runs.status import RunStatus
 from tui.runs.save_target import check_save_target
+from tui.runs.status import RunStatus
 
 HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
 STATUS_INTERVAL = 2.0  # seconds between run.json updates while training

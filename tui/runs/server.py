@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 
+from tui.runs.policy import ExitReport
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
     MESSAGE_TYPES,
@@ -32,7 +33,6 @@ from tui.runs.protocol import (
     encode,
 )
 from tui.runs.protocol import Load as LoadCommand
-from tui.runs.policy import ExitReport
 from tui.runs.rundir import RunDir
 from tui.runs.session import Call, Session
 

@@ -26,6 +26,14 @@ from engine.errors import CharrnnError
 from engine.inspect import StepStats, step_statistics, take_snapshot
 from engine.snapshot_file import stats_to_dict, write_snapshot
 from engine.trainer import Trainer
+from tui.runs.policy import (
+    ExitReport,
+    RunPolicy,
+    RunSettings,
+    quiet_overflow,
+    trainer_info,
+    validation_note,
+)
 from tui.runs.protocol import (
     Command,
     Event,
@@ -47,14 +55,6 @@ from tui.runs.protocol import (
     Stop,
     TemperatureChanged,
     Welcome,
-)
-from tui.runs.policy import (
-    ExitReport,
-    RunPolicy,
-    RunSettings,
-    quiet_overflow,
-    trainer_info,
-    validation_note,
 )
 from tui.runs.rundir import RunDir
 
