@@ -15,3 +15,11 @@ MAX_SAMPLE_LENGTH = 10_000
 # Characters of a prime text sent to a run (the dialog and the protocol's Sample): read
 # through the model before sampling, and carried back in the sample's event.
 MAX_PRIME_LENGTH = 10_000
+
+# Characters of a passage `charrnn inspect` (and the console's inspect screen) reads at once.
+# Each position keeps every layer's activations and its predictions: measured 2026-12-04 with
+# `/usr/bin/time -f %M charrnn inspect CKPT --text-file F` on 1,000 and 20,000 characters,
+# 2.4 KB a character for classic on tinyshakespeare, 13 KB for the long preset on kaze, so a
+# passage at the limit takes 50 to 250 MB. It holds the longest sample with its prime (`g`
+# inspects the latest sample).
+MAX_PASSAGE_CHARS = MAX_SAMPLE_LENGTH + MAX_PRIME_LENGTH
