@@ -155,8 +155,11 @@ def list_corpora(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    from tui.cli.console import require_terminal
     from tui.compare import run_compare  # Textual only when it is needed
 
+    # Without a terminal the chart could only spin (it read keys from a pipe forever).
+    require_terminal("compare draws its chart there; metrics.jsonl is JSON lines for scripts")
     return run_compare([Path(p) for p in args.runs])
 
 
