@@ -8,13 +8,15 @@ import socket
 from pathlib import Path
 
 import pytest
-from console_support import SIZE, wait_for
+from console_support import SIZE, make_app, press, tiny_trainer, wait_for
 from run_support import TINY_FLAGS, Viewer, charrnn, run_pid, stop_run
 
 import corpora
+from engine.inspect import take_snapshot
 from engine.limits import MAX_PRIME_LENGTH, MAX_SAMPLE_LENGTH
+from engine.snapshot_file import write_snapshot
 from tui.app import ConsoleApp
-from tui.links import SocketLink
+from tui.links import SessionEvent, SocketLink
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
     Notice,
@@ -23,12 +25,14 @@ from tui.runs.protocol import (
     Sample,
     SampleReady,
     SetTemperature,
+    SnapshotReady,
     TemperatureChanged,
     Welcome,
     decode,
 )
 from tui.runs.rundir import RunDir
 from tui.runs.server import MAX_BACKLOG, MAX_VIEWERS
+from tui.screens.inspect import InspectScreen
 
 STALLED = 50  # the issue's count
 
@@ -151,3 +155,18 @@ async def test_the_console_says_why_a_full_run_turned_it_away(detached):
     assert f"this run already has {MAX_VIEWERS} viewers" in app.outcome_reason
     for viewer in viewers:
         viewer.close()
+
+
+async def test_the_console_skips_a_snapshot_event_with_malformed_statistics(tmp_path):
+    """A SnapshotReady's statistics are free-form JSON to the protocol; the console reads
+    them, and one it cannot read is skipped like any malformed event, never a crash."""
+    app = make_app(tmp_path / "run", start_paused=True)
+    path = write_snapshot(take_snapshot(tiny_trainer()), tmp_path / "inspect.npz")
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+        app.post_message(SessionEvent(SnapshotReady(str(path), 0, {"params": "nonsense"})))
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, InspectScreen) and app.screen.stats is None
+        await press(pilot, "full_stop")  # a real step still shows
+        await wait_for(pilot, lambda: app.screen.stats is not None)
