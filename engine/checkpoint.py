@@ -43,6 +43,7 @@ from engine.checkpoint_rules import (
     ArrayRules,
     check_format,
     check_meta,
+    not_finite,
 )
 from engine.config import Config
 from engine.errors import CharrnnError
@@ -132,11 +133,11 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same directory, fsynced, then renamed."""
     path = Path(path)
     d = trainer.state_dict()
-    refusal = _not_finite(d)
+    meta, arrays = layout(d)
+    refusal = _not_finite(d, arrays)
     if refusal:
         kept = "the previous file is kept" if path.exists() else "nothing was written"
         raise CharrnnError(f"{path}: not saved: {refusal} (the model diverged); {kept}")
-    meta, arrays = layout(d)
     meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
     remove_stale_temporaries(path)
@@ -175,15 +176,16 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
-def _not_finite(d: dict[str, Any]) -> str | None:
-    """Why a state dictionary must not be saved, if it must not: a NaN or infinite weight
-    (or smoothed loss) would only be refused when loaded, and would replace a good file."""
-    for name, value in d["params"].items():
-        if not np.isfinite(value).all():
-            return f"parameter {name} is not finite"
+def _not_finite(d: dict[str, Any], arrays: dict[str, np.ndarray]) -> str | None:
+    """Why a state dictionary must not be saved, if it must not: a NaN or infinite weight,
+    optimiser or hidden state (or smoothed loss) would only be refused when loaded, and would
+    replace a good file."""
+    weights = {name: a for name, a in arrays.items() if name.startswith("param/")}
+    if refusal := not_finite(weights):
+        return refusal
     if not math.isfinite(d["smooth_loss"]):
         return f"the smoothed loss is not finite ({d['smooth_loss']})"
-    return None
+    return not_finite(arrays)
 
 
 def check_writable(path: Path) -> None:
@@ -227,11 +229,11 @@ def load(path: str | os.PathLike) -> Checkpoint:
                 arrays["history/loss"] = _read_history(npz, rules, headers["history/loss"])
     except OSError as exc:
         raise CharrnnError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    for name, value in arrays.items():
-        if name.startswith("param/") and not np.isfinite(value).all():
-            raise CharrnnError(
-                f"{path}: refused: parameter {name[6:]} is not finite (the model had diverged)"
-            )
+    refusal = not_finite(arrays)
+    if refusal:
+        raise CharrnnError(
+            f"{path}: refused: {refusal} (the model had diverged, or the file is damaged)"
+        )
     return Checkpoint(path, meta, arrays)
 
 

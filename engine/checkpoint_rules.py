@@ -4,8 +4,8 @@ The metadata: each field's type and range (the config by `Config.validate`, the 
 here, the trainer's counters and random state by `engine.statedict`). Each array: its name
 must be one the layout has, its dtype a real float of the config's dtype (an integer for
 Adam's step count), and its shape what the config and vocabulary imply, or, for a cell's own
-weights, at most the size of the whole model. Every message is one line without the path
-(`checkpoint.load` adds it).
+weights, at most the size of the whole model; once read, its values finite (`not_finite`).
+Every message is one line without the path (`checkpoint.load` adds it).
 """
 
 from __future__ import annotations
@@ -151,3 +151,33 @@ class ArrayRules:
             )
         if name not in ("history/loss", "history/val"):
             raise CharrnnError(f"{name} is not an entry this model's checkpoint has")
+
+
+def not_finite(arrays: dict[str, np.ndarray]) -> str | None:
+    """What in a checkpoint's arrays holds NaN or infinity, or None: the same rule for
+    saving (never write what loading refuses) and loading.
+
+    Every entry must be finite but one column: a held-out loss is recorded as evaluated, and
+    everything that reads it skips a non-finite one, so a file charrnn wrote may hold it. A
+    non-finite training loss is never saved: the step that made it made the smoothed loss
+    non-finite for good, and a save refuses that, so history/loss must be finite too."""
+    for name, value in arrays.items():
+        checked = value[:, 0] if name == "history/val" and value.ndim == 2 else value
+        if checked.dtype.kind == "f" and not np.isfinite(checked).all():
+            return f"{_what(name)} is not finite"
+    return None
+
+
+def _what(name: str) -> str:
+    """An entry as a message names it."""
+    kind, _, rest = name.partition("/")
+    if kind == "param":
+        return f"parameter {rest}"
+    if kind == "optim":
+        return f"optimiser state {rest}"
+    if kind == "state":
+        layer, _, index = rest.partition("/")
+        return f"the hidden state of layer {layer} (state/{layer}/{index})"
+    return {"history/loss": "the loss history", "history/val": "the held-out loss history"}.get(
+        name, name
+    )

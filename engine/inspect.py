@@ -21,6 +21,7 @@ from engine.cells.base import Cell, Params, State
 from engine.cells.registry import cell_type
 from engine.config import Config
 from engine.errors import CharrnnError
+from engine.limits import MAX_PASSAGE_CHARS
 from engine.model import CharModel, softmax
 from engine.vocab import Vocab
 
@@ -38,6 +39,7 @@ WARMUP_CHARS = 200  # read before a default passage, so that it starts from a ca
 # leaves out the first characters of a passage read from zero, at most a quarter of it.
 SETTLE_CHARS = 50
 MIN_FINDER_CHARS = 2
+PREDICTION_BLOCK = 1024  # positions whose whole next-character distribution is held at once
 
 
 # -- one pass over a passage ------------------------------------------------------------------
@@ -104,15 +106,14 @@ def forward_passage(
     used), without dropout, and keep every position's predictions and activations."""
     if not text:
         raise CharrnnError("the passage is empty")
+    if len(text) > MAX_PASSAGE_CHARS:
+        raise CharrnnError(too_long(f"the passage is {len(text):,} characters"))
     if top_k < 1:
         raise CharrnnError(f"top-k must be at least 1 (got {top_k})")
     ids = vocab.encode(text, what="the passage")
     start = model.zero_state(1) if state is None else [tuple(a[:1] for a in s) for s in state]
     top, trace, _ = model.forward_layers(params, ids[:, None], start)
-    # float64 probabilities, so that they agree with the validation code's log-sum-exp.
-    probs = softmax(model.logits(params, top)[:, 0].astype(np.float64))
-    k = min(top_k, len(vocab))
-    top_ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    target_prob, top_ids, top_probs = _predictions(model, params, top[:, 0], ids, top_k)
     layers = [
         {name: np.ascontiguousarray(a[:, 0]) for name, a in cell.activations(cache).items()}
         for cell, cache in zip(model.cells, trace.caches, strict=True)
@@ -122,12 +123,40 @@ def forward_passage(
         ids=ids,
         vocab=vocab,
         cell=model.config.cell,
-        target_prob=probs[np.arange(len(ids) - 1), ids[1:]],
+        target_prob=target_prob,
         top_ids=top_ids,
-        top_probs=np.take_along_axis(probs, top_ids, axis=1),
+        top_probs=top_probs,
         layers=layers,
         settled_from=0 if state is not None else min(SETTLE_CHARS, len(ids) // 4),
     )
+
+
+def too_long(what: str) -> str:
+    """Why a passage is not read: `what` says how long it is."""
+    return (
+        f"{what}; inspect reads at most {MAX_PASSAGE_CHARS:,} characters at once "
+        "(each keeps every layer's activations in memory)"
+    )
+
+
+def _predictions(
+    model: CharModel, params: Params, top: np.ndarray, ids: np.ndarray, top_k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(target_prob, top_ids, top_probs) from the top layer's outputs (N, H), a block of
+    positions at a time: the full (N, V) probabilities would cost 8 bytes per character per
+    vocabulary entry (and as much again to sort), 6 KB a character on a 762-character corpus."""
+    n, k = len(ids), min(top_k, model.vocab_size)
+    target_prob = np.empty(n - 1)
+    top_ids, top_probs = np.empty((n, k), np.int64), np.empty((n, k))
+    for a in range(0, n, PREDICTION_BLOCK):
+        b = min(a + PREDICTION_BLOCK, n)
+        # float64 probabilities, so that they agree with the validation code's log-sum-exp.
+        probs = softmax(model.logits(params, top[a:b]).astype(np.float64))
+        top_ids[a:b] = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        top_probs[a:b] = np.take_along_axis(probs, top_ids[a:b], axis=1)
+        rows = min(b, n - 1) - a  # the last position has nothing after it to predict
+        target_prob[a : a + rows] = probs[np.arange(rows), ids[a + 1 : a + 1 + rows]]
+    return target_prob, top_ids, top_probs
 
 
 # -- properties of text, and the units that follow them -------------------------------------

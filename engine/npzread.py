@@ -21,6 +21,7 @@ from typing import IO, BinaryIO
 import numpy as np
 
 from engine.errors import CharrnnError
+from engine.files import open_regular
 
 ZIP_MAGIC = b"PK\x03\x04"
 NPY_SUFFIX = ".npy"
@@ -54,7 +55,7 @@ class NpzReader:
         self.entries: dict[str, zipfile.ZipInfo] = {}
 
     def __enter__(self) -> NpzReader:
-        self._file = self.path.open("rb")
+        self._file = open_regular(self.path, "a checkpoint")  # a FIFO swapped in never hangs
         try:
             if self._file.read(4) != ZIP_MAGIC:
                 raise self.error("not a charrnn checkpoint (not an .npz file)")

@@ -19,6 +19,7 @@ import numpy as np
 from engine.cells.base import Params, State
 from engine.errors import CharrnnError
 from engine.files import check_regular_file
+from engine.limits import MAX_SAMPLE_LENGTH
 from engine.model import CharModel, softmax
 from engine.vocab import Vocab
 
@@ -39,8 +40,10 @@ class SampleSettings:
     greedy: bool = False
 
     def validate(self) -> SampleSettings:
-        if self.length < 0:
-            raise CharrnnError(f"length must be 0 or more (got {self.length})")
+        if not 0 <= self.length <= MAX_SAMPLE_LENGTH:
+            raise CharrnnError(
+                f"length must be from 0 to {MAX_SAMPLE_LENGTH:,} characters (got {self.length:,})"
+            )
         if not (self.temperature > 0 and np.isfinite(self.temperature)):
             raise CharrnnError(f"temperature must be a positive number (got {self.temperature})")
         if self.top_k < 0:

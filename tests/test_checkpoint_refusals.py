@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_cli import assert_clean_error, run
 
 from engine import checkpoint
 from engine.errors import CharrnnError
@@ -182,3 +183,76 @@ def test_a_declared_size_the_stored_bytes_cannot_hold_is_refused(saved: Path) ->
     data[at : at + 4] = (3 * 10**9).to_bytes(4, "little")
     saved.write_bytes(bytes(data))
     assert "declares 3,000,000,000 bytes" in refusal(saved)
+
+
+# -- non-finite values anywhere ----------------------------------------------------------------
+
+NON_FINITE = [
+    ("param/by", "parameter by is not finite"),
+    ("optim/mem.Why", "optimiser state mem.Why is not finite"),
+    ("state/0/0", "the hidden state of layer 0 (state/0/0) is not finite"),
+    ("history/loss", "the loss history is not finite"),
+]
+
+
+def spoil(path: Path, name: str, value: float) -> None:
+    found = entries(path)
+    array = found[name].copy()
+    array.flat[len(array.flat) // 2] = value
+    found[name] = array
+    write(path, found)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize(("name", "reason"), NON_FINITE, ids=[n for n, _ in NON_FINITE])
+def test_a_non_finite_value_in_any_array_is_refused_with_its_name(
+    saved: Path, name: str, reason: str, value: float
+) -> None:
+    """The issue's case: NaN in the optimiser or hidden state was loaded, and the run
+    diverged at its first step (sample printed newlines, inspect gave a traceback)."""
+    spoil(saved, name, value)
+    assert f"refused: {reason}" in refusal(saved)
+
+
+def test_held_out_losses_may_be_non_finite_but_their_iterations_may_not(saved: Path) -> None:
+    """A held-out loss is recorded as evaluated (best_val_loss skips a non-finite one), so a
+    file charrnn wrote may hold one: it loads. A non-finite iteration number is damage."""
+    found = entries(saved)
+    found["history/val"] = np.array([[4.0, np.inf], [8.0, 2.5]])
+    write(saved, found)
+    assert checkpoint.load(saved).arrays["history/val"].shape == (2, 2)
+    found["history/val"] = np.array([[np.nan, 2.0]])
+    write(saved, found)
+    assert "refused: the held-out loss history is not finite" in refusal(saved)
+
+
+def test_a_non_finite_optimiser_state_is_never_saved(tiny_trainer: Trainer, tmp_path: Path) -> None:
+    """Save refuses what load would refuse, so a good file is never replaced by one."""
+    tiny_trainer.train(3)
+    good = checkpoint.save(tiny_trainer, tmp_path / "m.npz")
+    before = good.read_bytes()
+    next(iter(tiny_trainer.optimizer.state_dict().values())).flat[0] = np.nan
+    with pytest.raises(
+        CharrnnError, match=r"optimiser state .* is not finite.*previous file is kept"
+    ):
+        checkpoint.save(tiny_trainer, good)
+    assert good.read_bytes() == before
+
+
+@pytest.mark.parametrize(("name", "reason"), NON_FINITE[1:3], ids=["optimiser", "hidden"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sample", "{ckpt}", "--length", "20"],
+        ["inspect", "{ckpt}", "--text", "the bye", "--unit", "0:1"],
+        ["train", "blog_sample", "--headless", "--iters", "3", "--resume", "{ckpt}"],
+    ],
+    ids=["sample", "inspect", "resume"],
+)
+def test_every_command_refuses_a_checkpoint_with_nan_state(
+    capsys, saved: Path, name: str, reason: str, command: list[str]
+) -> None:
+    spoil(saved, name, np.nan)
+    status, out, err = run(capsys, *[arg.replace("{ckpt}", str(saved)) for arg in command])
+    assert_clean_error(status, out, err, f"{saved}: refused: {reason}")
+    assert out == ""

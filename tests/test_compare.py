@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
 from curves_support import metrics_lines, screen_text, wait_for, write_run
+from run_support import charrnn
 
 from engine.errors import CharrnnError
+from engine.files import open_regular
 from tui import compare
 from tui.compare import CompareApp, open_runs, run_compare
+from tui.runs.metrics import RunInfo, read_run_info
 from tui.widgets.curves import LossCurves
 
 
@@ -119,3 +125,82 @@ async def test_a_corrupt_line_is_skipped_and_said_once(tmp_path: Path, monkeypat
         await wait_for(pilot, lambda: "skipped 1 unreadable line" in screen_text(app))
         assert note in " ".join(screen_text(app).split())  # the note may wrap
         assert app.runs[1].metrics.last_iteration == 3100
+
+
+# -- hostile run directories ------------------------------------------------------------------
+
+
+def returns_within(seconds: float, call) -> object:
+    """call() in a thread: its result, or a failure if it is still blocked after `seconds`
+    (a blocked open() of a FIFO cannot be interrupted; the daemon thread is left behind)."""
+    result: list[object] = []
+
+    def body() -> None:
+        try:
+            result.append(call())
+        except Exception as exc:  # raised again in the test's thread
+            result.append(exc)
+
+    thread = threading.Thread(target=body, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{call} blocked for {seconds} s"
+    if isinstance(result[0], Exception):
+        raise result[0]
+    return result[0]
+
+
+def test_a_deeply_nested_line_is_skipped_as_unreadable(tmp_path: Path) -> None:
+    """It gave a RecursionError traceback."""
+    run = write_run(tmp_path, "deep", "gru", extra=["[" * 100_000, "{" * 50_000 + "}" * 50_000])
+    (curves,) = open_runs([run])
+    assert curves.source is not None and curves.source.skipped == 2
+    assert curves.source.first_skipped == "line 39: not JSON"
+    assert curves.metrics.last_iteration == 3000
+
+
+def test_a_metrics_file_swapped_for_a_fifo_is_never_opened(tmp_path: Path) -> None:
+    """The issue's case: compare's UI blocked inside open() and only SIGTERM ended it. Now a
+    FIFO in its place is a file that cannot be read: the curves stay as they were."""
+    (curves,) = open_runs([write_run(tmp_path, "run", "gru")])
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    metrics.unlink()
+    os.mkfifo(metrics)
+    try:
+        assert returns_within(5, curves.poll) is False
+        assert curves.metrics.last_iteration == 3000
+        for given in (metrics, tmp_path / "run"):  # the file, or its run directory
+            with pytest.raises(CharrnnError, match=r"metrics\.jsonl: is a named pipe \(FIFO\)"):
+                returns_within(5, lambda given=given: open_runs([given]))
+    finally:
+        release(metrics)
+
+
+def test_a_run_json_or_checkpoint_that_is_a_fifo_is_never_opened(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "run", "gru")
+    for name in ("run.json", "latest.npz"):
+        (run / name).unlink(missing_ok=True)
+        os.mkfifo(run / name)
+    try:
+        info = returns_within(5, lambda: read_run_info(run))
+        assert info == RunInfo()  # nothing known: the legend says so, nothing hangs
+        with pytest.raises(CharrnnError, match="is a named pipe"):  # the same open for .npz
+            returns_within(5, lambda: open_regular(run / "latest.npz", "a checkpoint"))
+    finally:
+        release(run / "run.json")
+        release(run / "latest.npz")
+
+
+def release(fifo: Path) -> None:
+    """Open a FIFO's writing end once, so that a reader blocked on it (before the fix) goes."""
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_compare_without_a_terminal_says_so_at_once(tmp_path: Path) -> None:
+    """It ran forever with stdin not a terminal; now the console's guard: one line, exit 2."""
+    run = write_run(tmp_path, "run", "gru")
+    done = charrnn("compare", str(run), cwd=tmp_path, timeout=60)  # stdin is /dev/null
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "the console needs a terminal on stdin" in done.stderr

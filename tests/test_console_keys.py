@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 from console_support import SIZE, TINY, fill, make_app, press, tiny_trainer, wait_for
 from rich.console import Console
+from textual import events
+from textual.widgets import Input
 
 import corpora
 from engine import checkpoint
+from engine.limits import MAX_PRIME_LENGTH, MAX_SAMPLE_LENGTH
 from engine.trainer import Trainer
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.help import key_table
@@ -128,6 +131,23 @@ async def test_prime_dialog_rejects_a_bad_length_and_stays_open(tmp_path):
         await press(pilot, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, PrimeDialog))
         assert sample_headers(app) == []
+
+
+async def test_prime_dialog_keeps_to_the_shared_sample_limits(tmp_path):
+    """The dialog's limits are the CLI's and the protocol's (engine/limits.py)."""
+    app = make_app(tmp_path / "run", start_paused=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await press(pilot, "p")
+        prime = app.screen.query_one("#prime-text", Input)
+        prime.post_message(events.Paste("b" * (MAX_PRIME_LENGTH + 1)))  # refused whole
+        prime.post_message(events.Paste("b" * MAX_PRIME_LENGTH))
+        await wait_for(pilot, lambda: prime.value != "")
+        assert prime.value == "b" * MAX_PRIME_LENGTH
+        await fill(pilot, "#prime-length", str(MAX_SAMPLE_LENGTH + 1))
+        await press(pilot, "enter")
+        error = app.screen.query_one("#prime-error").render()
+        assert f"between 1 and {MAX_SAMPLE_LENGTH:,} (got {MAX_SAMPLE_LENGTH + 1:,})" in str(error)
+        assert isinstance(app.screen, PrimeDialog)
 
 
 async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp_path):

@@ -99,7 +99,11 @@ def test_seeded_samples_repeat(tiny_trainer: Trainer) -> None:
     [
         (SampleSettings(temperature=0), "temperature must be a positive number"),
         (SampleSettings(temperature=float("nan")), "temperature must be a positive number"),
-        (SampleSettings(length=-1), "length must be 0 or more"),
+        (SampleSettings(length=-1), "length must be from 0 to 10,000 characters"),
+        (
+            SampleSettings(length=10_001),
+            r"length must be from 0 to 10,000 characters \(got 10,001\)",
+        ),
     ],
 )
 def test_bad_sample_settings(tiny_trainer: Trainer, settings, fragment: str) -> None:

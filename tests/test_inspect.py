@@ -10,6 +10,7 @@ import unicodedata
 import numpy as np
 import pytest
 from rich.cells import cell_len
+from test_cli import assert_clean_error, run, run_exit
 
 from engine import checkpoint
 from engine.cells.gru import N, R, Z
@@ -18,6 +19,7 @@ from engine.config import CELLS, Config
 from engine.errors import CharrnnError
 from engine.evaluate import lanes_of, mean_nats_over_lanes, nats_of_logits, validation_loss
 from engine.inspect import (
+    PREDICTION_BLOCK,
     PROPERTIES,
     find_units,
     forward_passage,
@@ -25,6 +27,7 @@ from engine.inspect import (
     step_statistics,
     take_snapshot,
 )
+from engine.limits import MAX_PASSAGE_CHARS
 from engine.model import CharModel
 from engine.trainer import Trainer
 from engine.vocab import Vocab
@@ -197,6 +200,39 @@ def test_passage_bad_input_gives_one_line_errors() -> None:
         assert "\n" not in str(info.value)
     with pytest.raises(CharrnnError, match="'Z~'"):  # names exactly the missing ones
         forward_passage(model, params, vocab, "Zero~")
+
+
+def test_a_passage_over_the_limit_is_refused_and_one_at_it_is_read() -> None:
+    """The issue's case: a 5 MB passage reached 9.9 GB. The limit is MAX_PASSAGE_CHARS."""
+    vocab = Vocab.from_text(TEXT)
+    model, params = model_for("rnn", vocab, layers=1)
+    longest = (TEXT * (MAX_PASSAGE_CHARS // len(TEXT) + 1))[:MAX_PASSAGE_CHARS]
+    assert len(forward_passage(model, params, vocab, longest)) == MAX_PASSAGE_CHARS
+    with pytest.raises(CharrnnError) as refused:
+        forward_passage(model, params, vocab, longest + "H")
+    assert str(refused.value) == (
+        f"the passage is {MAX_PASSAGE_CHARS + 1:,} characters; inspect reads at most "
+        f"{MAX_PASSAGE_CHARS:,} characters at once (each keeps every layer's activations in "
+        "memory)"
+    )
+
+
+def test_predictions_made_a_block_at_a_time_are_one_pass_s() -> None:
+    """Predictions are computed PREDICTION_BLOCK positions at a time, to bound memory: the
+    same numbers as the whole (N, V) distribution at once, across block edges too."""
+    vocab = Vocab.from_text(TEXT)
+    model, params = model_for("gru", vocab)
+    text = (TEXT * 100)[: 2 * PREDICTION_BLOCK + 7]
+    passage = forward_passage(model, params, vocab, text, top_k=4)
+    ids = vocab.encode(text)
+    top, _, _ = model.forward_layers(params, ids[:, None], model.zero_state(1))
+    logits = model.logits(params, top)[:, 0].astype(np.float64)
+    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(passage.target_prob, probs[np.arange(len(ids) - 1), ids[1:]])
+    expected = np.argsort(-probs, axis=1, kind="stable")[:, :4]
+    np.testing.assert_array_equal(passage.top_ids, expected)
+    np.testing.assert_allclose(passage.top_probs, np.take_along_axis(probs, expected, axis=1))
 
 
 # -- text properties and the unit finder -----------------------------------------------------------
@@ -594,3 +630,18 @@ def test_report_errors_are_one_line(saved, tmp_path) -> None:
         assert "\n" not in str(info.value)
     with pytest.raises(CharrnnError, match="not a charrnn checkpoint"):
         inspect_text.report(str(not_a_checkpoint), text="a")
+
+
+def test_a_passage_file_too_long_to_inspect_is_refused_in_one_line(capsys, saved, tmp_path) -> None:
+    """A 5 MB --text-file reached 9.9 GB and ran on: now refused unread, by its size. One
+    just over the limit (its size could not tell) is read, then refused."""
+    huge, just_over = tmp_path / "huge.txt", tmp_path / "over.txt"
+    huge.write_text("the net " * 625_000)
+    just_over.write_text("a" * (MAX_PASSAGE_CHARS + 1))
+    status, out, err = run(capsys, "inspect", str(saved), "--text-file", str(huge))
+    assert_clean_error(status, out, err, f"{huge} is 5,000,000 bytes, too long a passage",
+                       f"inspect reads at most {MAX_PASSAGE_CHARS:,} characters")  # fmt: skip
+    status, out, err = run(capsys, "inspect", str(saved), "--text-file", str(just_over))
+    assert_clean_error(status, out, err, f"the passage is {MAX_PASSAGE_CHARS + 1:,} characters")
+    status, out, _ = run_exit(capsys, "inspect", "--help")
+    assert f"at most {MAX_PASSAGE_CHARS:,} characters" in " ".join(out.split())

@@ -13,6 +13,7 @@ from textual.widgets import Input
 import corpora
 from engine.config import Config
 from engine.inspect import find_units, step_statistics, take_snapshot
+from engine.limits import MAX_PASSAGE_CHARS
 from engine.trainer import Trainer
 from tui.screens.inspect import InspectScreen
 from tui.widgets.inspect_views import PassageView
@@ -312,3 +313,19 @@ def test_neurons_view_snapshot(snap_compare, monkeypatch, no_color) -> None:
 
     app = snapshot_host(monkeypatch, no_color)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_t_refuses_a_passage_over_the_limit_in_one_line(trainer) -> None:
+    """The same limit as charrnn inspect (engine/limits.py MAX_PASSAGE_CHARS)."""
+    app = Host(copy.deepcopy(trainer))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        before = screen.passage.text
+        await pilot.press("t")
+        box = screen.query_one(Input)
+        box.value = "the cat " * (MAX_PASSAGE_CHARS // 8 + 1)  # pasted
+        await pilot.press("enter")
+        assert screen.passage.text == before
+        shown = screen_text(app)
+        assert f"inspect reads at most {MAX_PASSAGE_CHARS:,} characters" in shown
+        assert box.has_class("-open")  # stays open for a shorter one

@@ -14,6 +14,7 @@ import pytest
 import corpora
 from engine.config import preset
 from engine.errors import CharrnnError
+from engine.limits import MAX_SAMPLE_LENGTH
 from engine.model import CharModel
 from engine.sampling import (
     Chooser,
@@ -245,7 +246,7 @@ def test_streaming_is_lazy(trained: Trainer) -> None:
     """The first characters of a very long sample arrive before the rest is made: only one
     block of noise has been drawn after five of them."""
     rng, fresh = np.random.default_rng(4), np.random.default_rng(4)
-    settings = SampleSettings(length=10**7)
+    settings = SampleSettings(length=MAX_SAMPLE_LENGTH)  # the longest there is
     stream = stream_sample(trained.model, trained.params, trained.vocab, settings, rng)
     assert len(list(itertools.islice(stream, 5))) == 5
     fresh.random(noise_rows(len(trained.vocab)) * len(trained.vocab))

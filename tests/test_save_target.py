@@ -157,7 +157,8 @@ async def test_the_save_dialog_refuses_a_fifo_at_once(tmp_path: Path) -> None:
     assert fifo.is_fifo()
 
 
-async def test_the_save_dialog_says_when_a_file_is_not_a_checkpoint(tmp_path: Path) -> None:
+async def test_the_save_dialog_refuses_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    """As --save without --force: the dialog says so at once and stays open for another name."""
     notes = tmp_path / "notes.npz"
     notes.write_text("my notes\n")
     app = make_app(tmp_path / "run")
@@ -165,9 +166,78 @@ async def test_the_save_dialog_says_when_a_file_is_not_a_checkpoint(tmp_path: Pa
         await press(pilot, "s")
         await fill(pilot, "#save-path", str(notes))
         await press(pilot, "enter")
+        error = app.screen.query_one("#save-error")
+        await wait_for(pilot, lambda: "is not a charrnn checkpoint" in str(error.render()))
+        assert isinstance(app.screen, SaveDialog)
+        await press(pilot, "escape")
+    assert notes.read_text() == "my notes\n"
+
+
+async def test_the_save_dialog_asks_before_replacing_a_checkpoint(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "run")
+    model = tmp_path / "run" / "model.npz"
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 0)
+        app.link.send(Save(str(model)))
+        await wait_for(pilot, lambda: is_checkpoint(model))
+        first = checkpoint.load(model).iteration
+        await wait_for(pilot, lambda: app.status.iteration > first)
+        await press(pilot, "s")
+        await fill(pilot, "#save-path", str(model))
+        await press(pilot, "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert (
-            app.screen.question == f"{notes} exists and is not a charrnn checkpoint. Overwrite it?"
-        )
+        assert app.screen.question == f"{model} exists. Overwrite it?"
         await press(pilot, "y")
-        await wait_for(pilot, lambda: is_checkpoint(notes))  # confirmed: the console's --force
+        await wait_for(pilot, lambda: checkpoint.load(model).iteration > first)
+
+
+RECORDS = ["metrics.jsonl", "samples.jsonl", "run.json", "run.log", "control.sock", "inspect.npz"]
+
+
+@pytest.mark.parametrize("name", RECORDS)
+def test_a_save_from_a_viewer_never_replaces_the_runs_own_records(
+    tmp_path: Path, name: str
+) -> None:
+    """The issue's case: a socket Save onto R/metrics.jsonl or R/run.json made them zips (and
+    compare then read 2,687 unreadable lines). Refused whether the record exists yet or not."""
+    posted: list[object] = []
+    session = make_session(tmp_path / "run", post=posted.append, sample_every=0, pause_at=3)
+    target = tmp_path / "run" / name
+    session.send(Save(str(target)))
+    session.send(Save(str(link(tmp_path, "alias", tmp_path / "run") / name)))  # another name
+    session.send(Stop(save=False))
+    session.train()
+    errors = [e.text for e in posted if isinstance(e, Notice) and e.severity == "error"]
+    assert len(errors) == 2 and all(f"is the run's own {name}" in e for e in errors), errors
+    assert not is_checkpoint(target)
+
+
+def test_a_save_from_a_viewer_follows_the_save_rule(tmp_path: Path) -> None:
+    """A file that is not a checkpoint is refused (the issue: notes.txt became a zip); an
+    existing checkpoint is replaced; a new name is written."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    model, fresh = tmp_path / "model.npz", tmp_path / "fresh.npz"
+    posted: list[object] = []
+    session = make_session(tmp_path / "run", post=posted.append, sample_every=0)
+    checkpoint.save(session.trainer, model)
+    for _ in range(3):
+        session.trainer.step()
+    for target in (notes, model, fresh):
+        session.send(Save(str(target)))
+    session.send(Stop(save=False))
+    session.train()
+    errors = [e.text for e in posted if isinstance(e, Notice) and e.severity == "error"]
+    assert len(errors) == 1 and "notes.txt: exists and is not a charrnn checkpoint" in errors[0]
+    assert notes.read_text() == "my notes\n"
+    assert checkpoint.load(model).iteration == 3 and checkpoint.load(fresh).iteration == 3
+
+
+def test_save_onto_a_run_record_is_refused_before_training(capsys, tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"iteration": 0, "loss": 3.0}\n')
+    status, out, err = train_saving_to(capsys, "blog_sample", run_dir / "metrics.jsonl",
+                                       "--force", "--run-dir", str(run_dir))  # fmt: skip
+    assert_clean_error(status, out, err, "is the run's own metrics.jsonl")
+    assert (run_dir / "metrics.jsonl").read_text() == '{"iteration": 0, "loss": 3.0}\n'

@@ -312,7 +312,7 @@ class ConsoleApp(App[int]):
                 self.message_line.show(f"saving to {path} …")
                 self.link.send(Save(str(path.resolve())))  # the run may have another cwd
 
-        self.push_screen(SaveDialog(proposed), chosen)
+        self.push_screen(SaveDialog(proposed, self.run_dir.path), chosen)
 
     def action_load(self) -> None:
         try:
@@ -342,12 +342,16 @@ class ConsoleApp(App[int]):
             return
         try:
             snapshot = read_snapshot(Path(event.path))
+            stats = stats_from_dict(event.stats) if event.stats else None
         except CharrnnError as exc:
             self.message_line.show(f"inspect failed: {exc}", "error")
             self._awaiting_snapshot = False
             return
-        if screen is not None and event.stats:
-            screen.show_step(stats_from_dict(event.stats), snapshot)
+        except (KeyError, TypeError):  # a malformed event: skipped, as decode skips one
+            self._awaiting_snapshot = False
+            return
+        if screen is not None and stats is not None:
+            screen.show_step(stats, snapshot)
         elif self._awaiting_snapshot:
             self.message_line.show(f"inspecting the weights of iteration {event.iteration:,}")
             self.push_screen(

@@ -37,8 +37,10 @@ from engine.inspect import (
     find_units,
     forward_passage,
     gate_saturation,
+    too_long,
     unit_scores,
 )
+from engine.limits import MAX_PASSAGE_CHARS
 from engine.model import CharModel
 from tui.visible import visible
 
@@ -370,7 +372,7 @@ def passage_source(
     if text is not None:
         return text, sampling_state(ckpt, model)
     if text_file is not None:
-        return read_text(Path(text_file)), sampling_state(ckpt, model)
+        return read_passage(Path(text_file)), sampling_state(ckpt, model)
     name = ckpt.meta.get("corpus", {}).get("name")
     if name not in corpora.BUNDLED:
         raise CharrnnError(
@@ -380,6 +382,18 @@ def passage_source(
     ids = vocab.encode(read_text(corpora.bundled_path(name)), what=f"corpus {name!r}")
     train, held_out = split(ids, ckpt.config.val_fraction)
     return default_passage(model, params, held_out if len(held_out) > 1 else train, vocab)
+
+
+def read_passage(path: Path) -> str:
+    """The text of --text-file; one too long to inspect is refused unread when its size alone
+    says so (a character is at most 4 bytes of UTF-8), or else once read."""
+    from engine.data import read_text
+    from engine.files import check_regular_file
+
+    size = check_regular_file(path, "a text file").st_size
+    if size > 4 * MAX_PASSAGE_CHARS:
+        raise CharrnnError(too_long(f"{path} is {size:,} bytes, too long a passage"))
+    return read_text(path)
 
 
 def report(

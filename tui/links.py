@@ -16,7 +16,17 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from tui.runs.policy import ExitReport
-from tui.runs.protocol import MAX_LINE_BYTES, Command, Event, ProtocolError, Stop, decode, encode
+from tui.runs.protocol import (
+    MAX_LINE_BYTES,
+    Command,
+    Event,
+    Notice,
+    ProtocolError,
+    Stop,
+    Welcome,
+    decode,
+    encode,
+)
 from tui.runs.session import Session
 
 if TYPE_CHECKING:
@@ -123,16 +133,20 @@ class SocketLink:
         except OSError as exc:
             app.post_message(LinkClosed(f"cannot reach the run at {self.path}: {exc.strerror}"))
             return
+        welcomed, refusal = False, ""  # a Notice before any Welcome: why it turned us away
         try:
             while line := await reader.readline():
                 try:
                     event = decode(line)
                 except ProtocolError:
-                    continue  # from a newer charrnn, say: skip what we cannot read
+                    continue  # from a newer charrnn, or malformed: skip what we cannot read
+                welcomed = welcomed or isinstance(event, Welcome)
+                if isinstance(event, Notice) and not welcomed:
+                    refusal = event.text
                 app.post_message(SessionEvent(event))  # type: ignore[arg-type]
         except (ConnectionError, ValueError):
             pass
-        app.post_message(LinkClosed("the run ended"))
+        app.post_message(LinkClosed(refusal or "the run ended"))
 
     def send(self, command: Command) -> None:
         if self.writer is not None and not self.writer.is_closing():

@@ -44,7 +44,8 @@ def train(args: argparse.Namespace) -> int:
     corpus_path = corpora.resolve(args.corpus).path
     save_to = None if args.save is None else Path(args.save)
     if save_to is not None:  # before training: a refused target must not cost a run
-        check_save_target(save_to, corpus_path, force=args.force)
+        records = Path(args.run_dir) if args.run_dir else None  # the run's, never saved over
+        check_save_target(save_to, corpus_path, force=args.force, run_dir=records)
         checkpoint.check_writable(save_to)
     if not (args.headless or args.detach or args.background):
         from tui.cli.console import require_terminal
@@ -154,8 +155,11 @@ def list_corpora(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    from tui.cli.console import require_terminal
     from tui.compare import run_compare  # Textual only when it is needed
 
+    # Without a terminal the chart could only spin (it read keys from a pipe forever).
+    require_terminal("compare draws its chart there; metrics.jsonl is JSON lines for scripts")
     return run_compare([Path(p) for p in args.runs])
 
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import corpora
 from engine.config import CELLS, DTYPES, LOSS_REDUCTIONS, OPTIMIZERS, PRESETS
+from engine.limits import MAX_PASSAGE_CHARS, MAX_SAMPLE_LENGTH
 from engine.statedict import SEED_MAX
 
 DEFAULT_FPS = 20
@@ -92,6 +93,11 @@ def file_path(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must be a file path (got {text!r})")
     return text
+
+
+def sample_length(text: str) -> int:
+    return _value(text, int, lambda v: 0 <= v <= MAX_SAMPLE_LENGTH,
+                  f"a whole number from 0 to {MAX_SAMPLE_LENGTH:,}")  # fmt: skip
 
 
 def port(text: str) -> int:
@@ -182,10 +188,10 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("autosave_minutes", "save the state to DIR/latest.npz every M minutes, 0 for never (default 5)", non_negative, default=5.0, metavar="M"),
     Option("fps", f"redraw at most N times a second; lower it over a slow SSH link (default {DEFAULT_FPS})", size, default=DEFAULT_FPS, metavar="N"),
     Option("theme", "colours: dark, light, ansi (the terminal's own 16 colours) or high-contrast (default dark; NO_COLOR=1 in the environment turns colour off)", default="dark", choices=THEME_CHOICES),
-    Option("length", "characters to generate after the prime (default 500)", count, default=500, metavar="N"),
+    Option("length", f"characters to generate after the prime (default 500, at most {MAX_SAMPLE_LENGTH:,})", sample_length, default=500, metavar="N"),
     Option("top_k", "the K likeliest next characters: sample draws only among them (default: all); inspect lists them (default 5)", count, metavar="K"),
-    Option("text", "the passage to inspect (default: held-out text of the checkpoint's bundled corpus)", metavar="T"),
-    Option("text_file", "read the passage to inspect from this UTF-8 file", metavar="F"),
+    Option("text", f"the passage to inspect, at most {MAX_PASSAGE_CHARS:,} characters (default: held-out text of the checkpoint's bundled corpus)", metavar="T"),
+    Option("text_file", f"read the passage to inspect from this UTF-8 file (at most {MAX_PASSAGE_CHARS:,} characters)", metavar="F"),
     Option("unit", "show one unit's activation along the passage: LAYER:N, or LAYER:N:KIND for an LSTM/GRU gate or cell (e.g. 0:37:c)", metavar="LAYER:N"),
     Option("find_units", "rank the units that follow simple properties of the text (quotes, brackets, line position, ...)", flag=True),
     Option("gates", "LSTM/GRU gate saturation: per layer and gate, the share of steps below 0.1 and above 0.9", flag=True),

@@ -5,6 +5,8 @@ metrics.jsonl (see tui/runs/rundir.py) holds one JSON object a line:
   {"iteration", "val_loss"}                            held-out loss after that iteration
 A run still training appends to it, so it is followed: each poll reads the complete lines
 added since the last, and a line that cannot be read is skipped and counted, never fatal.
+Only regular files are ever opened (engine.files.open_regular): a FIFO or a device put in
+a run directory while it is followed is a file that cannot be read, not a hang.
 run.json, written beside it when a run starts, says which preset and configuration made it;
 runs without one are described from their checkpoint's configuration.
 """
@@ -22,11 +24,13 @@ from typing import Any
 
 from engine.config import PRESETS, Config, describe
 from engine.errors import CharrnnError
+from engine.files import open_regular
 from engine.smoothing import smoothed_series
 from tui.runs.rundir import BEST, LATEST, METRICS
 
 RUN_INFO = "run.json"
 POLL_SECONDS = 0.5  # how often a followed metrics.jsonl is looked at (one stat when unchanged)
+MAX_RUN_INFO_BYTES = 1 << 20  # run.json is a few hundred bytes; more is not one
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ def parse_record(line: str) -> Point | None:
     records later versions may add); ValueError, with the reason, for an unreadable one."""
     try:
         record = json.loads(line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # a number too long to read, or nested too deeply
         raise ValueError("not JSON") from None
     if not isinstance(record, dict):
         raise ValueError("not a JSON object")
@@ -175,15 +179,18 @@ class MetricsFile:
 
     def poll(self) -> bool:
         """Read what was added since the last poll; True if the curves changed. OSError
-        (the file vanished or is unreadable) propagates: the caller decides if it matters."""
+        (the file vanished or is unreadable) and CharrnnError (it is no longer a regular
+        file) propagate: the caller decides if it matters."""
         stat = os.stat(self.path)
         seen = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if seen == self._seen:
             return False
-        if self._seen is not None and (stat.st_ino != self._seen[0] or stat.st_size < self.offset):
-            self._restart()
-        self._seen = seen
-        with self.path.open("rb") as f:
+        with open_regular(self.path, "a metrics file") as f:  # before forgetting any curve
+            if self._seen is not None and (
+                stat.st_ino != self._seen[0] or stat.st_size < self.offset
+            ):
+                self._restart()
+            self._seen = seen
             f.seek(self.offset)
             chunk = f.read()
         complete = chunk[: chunk.rfind(b"\n") + 1]
@@ -268,12 +275,13 @@ def read_run_info(run_dir: Path) -> RunInfo:
 
 def _from_run_json(path: Path) -> RunInfo | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open_regular(path, "a run's status") as f:
+            data = json.loads(f.read(MAX_RUN_INFO_BYTES).decode("utf-8"))
         config = Config.from_dict(data["config"]) if data.get("config") else None
         preset = data.get("preset")
-    # Missing or unreadable (ValueError: bad JSON, bad UTF-8, CharrnnError for a bad config):
-    # the checkpoint may still say.
-    except (OSError, ValueError, TypeError, AttributeError, KeyError):
+    # Missing or unreadable (ValueError: bad JSON, bad UTF-8, CharrnnError for a bad config
+    # or what is not a regular file): the checkpoint may still say.
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
     if preset is not None and not isinstance(preset, str):
         preset = None
@@ -299,7 +307,7 @@ class RunCurves:
             return False
         try:
             return self.source.poll()
-        except OSError:
+        except (OSError, CharrnnError):
             return False
 
 
@@ -318,7 +326,7 @@ def open_run(path: Path) -> RunCurves:
     """A run directory (or its metrics.jsonl) read once, ready to follow; CharrnnError if it
     has no metrics to show."""
     path = Path(path)
-    if path.is_file() and path.suffix == ".jsonl":
+    if path.suffix == ".jsonl" and path.exists() and not path.is_dir():  # a FIFO: said below
         run_dir, metrics_path = path.parent, path
     elif path.is_dir():
         run_dir, metrics_path = path, path / METRICS
@@ -326,13 +334,13 @@ def open_run(path: Path) -> RunCurves:
         raise CharrnnError(f"{path}: not a run directory")
     else:
         raise CharrnnError(f"{path}: no such run directory")
-    if not metrics_path.is_file():
+    if not metrics_path.exists():
         raise CharrnnError(
             f"{run_dir}: no {METRICS} (console runs write one; headless runs with --run-dir)"
         )
     source = MetricsFile(metrics_path)
     try:
-        source.poll()
+        source.poll()  # a CharrnnError (not a regular file) says so as it is
     except OSError as exc:
         raise CharrnnError(f"{metrics_path}: cannot read ({exc.strerror or exc})") from None
     if source.skipped and not (source.metrics.train or source.metrics.val):

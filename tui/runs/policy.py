@@ -228,8 +228,9 @@ class RunPolicy:
             self.report(Notice("not saved: the training loss is no longer finite", "error"))
             return False
         try:
-            # Asked for in a dialog (which confirms replacing a file) or the run's own files.
-            saved = self._save_checked(trainer, path, force=True)
+            # The run's own latest.npz and best.npz are replaced whatever is there; a save a
+            # viewer asked for follows --save's rule: over a checkpoint only, never a record.
+            saved = self._save_checked(trainer, path, force=reason != "save")
         except (CharrnnError, OSError) as exc:
             severity = "warning" if reason == "best" else "error"
             self.report(Notice(f"save failed: {_reason(path, exc)}", severity))
@@ -279,7 +280,8 @@ class RunPolicy:
         )
 
     def _save_checked(self, trainer: Trainer, path: Path, force: bool) -> Path:
-        check_save_target(path, self.settings.corpus_path, force=force)
+        run_dir = self.run_dir.path if self.run_dir is not None else None
+        check_save_target(path, self.settings.corpus_path, force=force, run_dir=run_dir)
         return checkpoint.save(trainer, path)
 
 

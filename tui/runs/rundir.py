@@ -10,6 +10,7 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   run.json        a detached run's status: pid, live or stopped (and why), iteration, loss
   control.sock    a detached run's Unix socket (mode 0600: only its owner can steer it)
   run.log         what a detached run printed
+  inspect.npz     the weights snapshot a viewer's inspect screen reads
 
 Everything a run writes is its owner's alone: the directory is made 0700 and every file in it
 0600 (checkpoints, records, run.json, run.log, the socket), whatever the umask. Samples and
@@ -34,6 +35,9 @@ SAMPLES = "samples.jsonl"
 STATUS = "run.json"
 SOCKET = "control.sock"
 LOG = "run.log"
+SNAPSHOT = "inspect.npz"
+# The run's own records: no save ever replaces them (a checkpoint has names of its own).
+RECORDS = (METRICS, SAMPLES, STATUS, SOCKET, LOG, SNAPSHOT)
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 

@@ -3,8 +3,10 @@
 A save replaces whatever is at its path (atomically, by renaming a new file over it), so it
 is refused, before any training, where that would destroy something that is not a model:
 anything but a regular file (a named pipe, a device, a directory), the corpus being trained
-on (the same file under any name, through symbolic or hard links), and, unless the user says
-so, a file that is not a charrnn checkpoint. An existing checkpoint may always be replaced.
+on (the same file under any name, through symbolic or hard links), the run directory's own
+records (metrics.jsonl, run.json, ...: even before they exist), and, unless the user says so
+(--force), a file that is not a charrnn checkpoint. An existing checkpoint may always be
+replaced.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from pathlib import Path
 from engine.errors import CharrnnError
 from engine.files import NOT_REGULAR
 from engine.npzread import NpzReader
+from tui.runs.rundir import RECORDS
 
 
-def check_save_target(path: Path, corpus: Path | None = None, *, force: bool = False) -> None:
+def check_save_target(
+    path: Path, corpus: Path | None = None, *, force: bool = False, run_dir: Path | None = None
+) -> None:
     """A CharrnnError saying why saving to `path` must not happen, if it must not.
 
     `corpus` is the file being trained on; `force` allows replacing a file that is not a
-    charrnn checkpoint (--force, or a console user who confirmed it)."""
+    charrnn checkpoint (--force only); `run_dir` is the run's directory, whose records no
+    save may replace."""
+    if run_dir is not None:
+        _not_a_record(path, run_dir)
     try:
         info = os.stat(path)  # links followed: what a save through them would destroy
     except FileNotFoundError:
@@ -38,8 +46,21 @@ def check_save_target(path: Path, corpus: Path | None = None, *, force: bool = F
         raise CharrnnError(f"{path}: is the corpus being trained on; saving there would replace it")
     if not force and not is_checkpoint(path):
         raise CharrnnError(
-            f"{path}: exists and is not a charrnn checkpoint; --force replaces it anyway"
+            f"{path}: exists and is not a charrnn checkpoint; save under another name "
+            "(on the command line, --force replaces it anyway)"
         )
+
+
+def _not_a_record(path: Path, run_dir: Path) -> None:
+    """Refuse the run directory's own records by name, whether or not they exist yet: a
+    checkpoint written as run.log would be appended to, and one as metrics.jsonl unread."""
+    target = Path(os.path.realpath(path))
+    for name in RECORDS:
+        if target == Path(os.path.realpath(run_dir / name)):
+            raise CharrnnError(
+                f"{path}: is the run's own {name}; give the checkpoint a name of its own, "
+                f"such as {run_dir / 'model.npz'}"
+            )
 
 
 def is_checkpoint(path: Path) -> bool:

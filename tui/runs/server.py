@@ -17,10 +17,11 @@ import signal
 from tui.runs.policy import ExitReport
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
+    MAX_WELCOME_BYTES,
     MESSAGE_TYPES,
-    Command,
     Event,
     Inspect,
+    Notice,
     Pause,
     ProtocolError,
     Resume,
@@ -37,16 +38,25 @@ from tui.runs.rundir import RunDir
 from tui.runs.session import Call, Session
 
 COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Inspect, Step)
-MAX_BACKLOG = 4 << 20  # bytes queued for one viewer before it is dropped as too slow
+# What a detached run spends on its viewers is bounded: at most MAX_VIEWERS at once (more are
+# told so in one line and closed), each with at most MAX_BACKLOG bytes queued before it is
+# dropped as too slow, and a dropped viewer's queue freed at once. MAX_BACKLOG holds a
+# Welcome (at most MAX_WELCOME_BYTES) and tens of seconds of a normal run's events (the
+# classic preset on tinyshakespeare sent a viewer 18 KB/s, measured 2026-12-04 over 10 s).
+MAX_VIEWERS = 8
+MAX_BACKLOG = 1 << 20
 STATUS_INTERVAL = 2.0  # seconds between run.json updates
 assert all(cls.__name__ in MESSAGE_TYPES for cls in COMMANDS)
+assert MAX_WELCOME_BYTES < MAX_BACKLOG
 
 
 class RunServer:
     def __init__(self, session: Session, run_dir: RunDir) -> None:
         self.session = session
         self.run_dir = run_dir
-        self.viewers: set[asyncio.StreamWriter] = set()
+        self.viewers: set[asyncio.StreamWriter] = set()  # welcomed: every event goes to them
+        # Connected, waiting for their Welcome: the lines to send them right after it.
+        self.waiting: dict[asyncio.StreamWriter, list[bytes]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
 
     # -- events out -------------------------------------------------------------------------
@@ -62,18 +72,28 @@ class RunServer:
             self._send(writer, line)
 
     def _send(self, writer: asyncio.StreamWriter, line: bytes) -> None:
-        if writer.is_closing() or writer.transport.get_write_buffer_size() > MAX_BACKLOG:
-            self._drop(writer)  # a viewer that cannot keep up is dropped, never waited for
+        """Queue `line` for a viewer; one that cannot keep up is dropped, never waited for."""
+        queued = writer.transport.get_write_buffer_size()
+        if writer.is_closing() or queued + len(line) > MAX_BACKLOG:
+            self._drop(writer, slow=True)
             return
         writer.write(line)
 
-    def _drop(self, writer: asyncio.StreamWriter) -> None:
+    def _drop(self, writer: asyncio.StreamWriter, *, slow: bool = False) -> None:
         self.viewers.discard(writer)
-        writer.close()
+        self.waiting.pop(writer, None)
+        if slow:
+            writer.transport.abort()  # close() would keep its backlog until it reads: never
+        else:
+            writer.close()
 
     # -- viewers in -------------------------------------------------------------------------
 
     async def _viewer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.viewers) + len(self.waiting) >= MAX_VIEWERS:
+            self._refuse(writer)
+            return
+        self.waiting[writer] = []
         loop = asyncio.get_running_loop()
 
         def welcome(session: Session) -> None:  # in the training thread, between two steps
@@ -83,9 +103,7 @@ class RunServer:
         self.session.send(Call(welcome))
         try:
             while line := await reader.readline():
-                command = self._command(line)
-                if command is not None:
-                    self.session.send(command)
+                self._command(writer, line)
         except (ConnectionError, ValueError, asyncio.LimitOverrunError):
             pass  # a broken or garbage-spewing viewer: drop it, train on
         except asyncio.CancelledError:
@@ -93,20 +111,39 @@ class RunServer:
         finally:
             self._drop(writer)
 
+    def _refuse(self, writer: asyncio.StreamWriter) -> None:
+        """One line a viewer can show, then the door closes: the run serves MAX_VIEWERS."""
+        text = (
+            f"this run already has {MAX_VIEWERS} viewers, the most it serves at once; "
+            "close one of them and attach again"
+        )
+        writer.write(encode(Notice(text, "error")))
+        writer.close()
+
     def _admit(self, writer: asyncio.StreamWriter, welcome: bytes) -> None:
         """Events the session posted before building the Welcome are part of it; the viewer
         receives every event after it, in order."""
-        if not writer.is_closing():
+        early = self.waiting.pop(writer, None)
+        if early is not None and not writer.is_closing():
             self.viewers.add(writer)
-            self._send(writer, welcome)
+            for line in [welcome, *early]:
+                self._send(writer, line)
 
-    @staticmethod
-    def _command(line: bytes) -> Command | None:
+    def _command(self, writer: asyncio.StreamWriter, line: bytes) -> None:
+        """Hand a viewer's command to the session; a line that is not one changes nothing
+        and is answered, to that viewer alone, with an error Notice saying why."""
         try:
             message = decode(line)
-        except ProtocolError:
-            return None
-        return message if isinstance(message, COMMANDS) else None
+            if not isinstance(message, COMMANDS):
+                raise ProtocolError(f"{type(message).__name__} is not a command")
+        except ProtocolError as exc:
+            answer = encode(Notice(f"command refused: {exc}", "error"))
+            if writer in self.waiting:
+                self.waiting[writer].append(answer)  # the Welcome comes first
+            else:
+                self._send(writer, answer)
+            return
+        self.session.send(message)
 
     # -- the run ----------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from tui.runs.protocol import (
     Pause,
     PausedChanged,
     Progress,
+    ProtocolError,
     Resume,
     Sample,
     SampleReady,
@@ -55,14 +56,16 @@ from tui.runs.protocol import (
     Stop,
     TemperatureChanged,
     Welcome,
+    fit_welcome,
+    from_fields,
 )
-from tui.runs.rundir import RunDir
+from tui.runs.rundir import SNAPSHOT, RunDir
 
 IDLE_WAIT = 0.1  # seconds a paused worker sleeps before looking at cancellation again
 GIVE_WAY_NAP = 0.002  # seconds the worker sleeps at a time while the UI has priority
 REPORT_INTERVAL = 0.25  # seconds between Progress events: looks live, costs the UI little
 RECENT_SAMPLES = 20  # samples a newly attached viewer is shown
-SNAPSHOT_FILE = "inspect.npz"  # in the run directory: what the inspect screen reads
+SNAPSHOT_FILE = SNAPSHOT  # in the run directory: what the inspect screen reads
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,8 @@ class Session:
         self.finished = False
         self.recent_samples: deque[SampleReady] = deque(maxlen=RECENT_SAMPLES)
         for record in run_dir.recent_samples(RECENT_SAMPLES) if run_dir else []:
-            with contextlib.suppress(TypeError):
-                self.recent_samples.append(SampleReady(**record))
+            with contextlib.suppress(ProtocolError):  # a line no viewer could read: skip it
+                self.recent_samples.append(from_fields(SampleReady, record))
         self.exit_report: ExitReport | None = None
         self._stopping = False
         self._save_on_exit = True
@@ -130,8 +133,9 @@ class Session:
         self._give_way_until = time.perf_counter() + seconds
 
     def welcome(self) -> Welcome:
-        """The whole picture for a new viewer. Call before the worker starts, or from it."""
-        return Welcome(
+        """The whole picture for a new viewer, cut to fit one protocol line (the recent
+        samples can be long). Call before the worker starts, or from it."""
+        welcome = Welcome(
             info=trainer_info(self.trainer),
             paused=self.paused,
             temperature=self.temperature,
@@ -139,6 +143,7 @@ class Session:
             diverged=self.trainer.diverged,
             samples=list(self.recent_samples),
         )
+        return fit_welcome(welcome)
 
     # -- worker side ------------------------------------------------------------------------
 

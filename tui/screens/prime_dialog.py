@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-MAX_LENGTH = 10_000
+from engine.limits import MAX_PRIME_LENGTH, MAX_SAMPLE_LENGTH
 
 
 class PrimeDialog(ModalScreen[tuple[str, int] | None]):
@@ -26,7 +26,12 @@ class PrimeDialog(ModalScreen[tuple[str, int] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Sample from a prime text", classes="dialog-title")
-            yield Input(self.prime, placeholder="prime text, e.g. The ", id="prime-text")
+            yield Input(
+                self.prime,
+                placeholder="prime text, e.g. The ",
+                max_length=MAX_PRIME_LENGTH,
+                id="prime-text",
+            )
             yield Input(str(self.length), placeholder="characters to generate", id="prime-length")
             yield Label("", id="prime-error", classes="dialog-error", markup=False)
             yield Label("Tab: next field    Enter: sample    Escape: cancel", classes="dialog-hint")
@@ -39,13 +44,16 @@ class PrimeDialog(ModalScreen[tuple[str, int] | None]):
         if not text:
             error.update("type a prime text for the model to continue")
             return
+        if len(text) > MAX_PRIME_LENGTH:
+            error.update(f"the prime may be at most {MAX_PRIME_LENGTH:,} characters")
+            return
         try:
             length = int(length_text)
         except ValueError:
             error.update(f"length must be a whole number (got {length_text!r})")
             return
-        if not 1 <= length <= MAX_LENGTH:
-            error.update(f"length must be between 1 and {MAX_LENGTH:,} (got {length})")
+        if not 1 <= length <= MAX_SAMPLE_LENGTH:
+            error.update(f"length must be between 1 and {MAX_SAMPLE_LENGTH:,} (got {length:,})")
             return
         self.dismiss((text, length))
 

@@ -1,4 +1,6 @@
-"""Ask where to save; propose a file in the run directory; confirm before overwriting."""
+"""Ask where to save; propose a file in the run directory; confirm before overwriting a
+checkpoint. What --save refuses (a file that is not a checkpoint, the run's own records) is
+refused here at once, and again by the run."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from engine.errors import CharrnnError
-from tui.runs.save_target import check_save_target, is_checkpoint
+from tui.runs.save_target import check_save_target
 from tui.screens.confirm import ConfirmScreen
 
 
@@ -21,9 +23,10 @@ class SaveDialog(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel", id="save.cancel")
     ]
 
-    def __init__(self, proposed: Path) -> None:
+    def __init__(self, proposed: Path, run_dir: Path | None = None) -> None:
         super().__init__()
         self.proposed = proposed
+        self.run_dir = run_dir
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -42,19 +45,18 @@ class SaveDialog(ModalScreen[Path | None]):
         path = Path(text).expanduser()
         if path.suffix != ".npz" and not path.is_dir():
             path = path.with_name(path.name + ".npz")  # so `l` and the load dialog's list find it
-        try:  # a pipe, a device or a directory: said here, at once (the run checks again)
-            check_save_target(path, force=True)
+        try:  # a pipe, a directory, a record, not a checkpoint: said here, at once
+            check_save_target(path, run_dir=self.run_dir)
         except CharrnnError as exc:
             error.update(str(exc))
             return
-        if path.exists():
+        if path.exists():  # a checkpoint, then: replacing it is the user's call
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.dismiss(path)  # not awaited: a callback must not wait on its screen
 
-            what = "" if is_checkpoint(path) else " and is not a charrnn checkpoint"
-            self.app.push_screen(ConfirmScreen(f"{path} exists{what}. Overwrite it?"), answered)
+            self.app.push_screen(ConfirmScreen(f"{path} exists. Overwrite it?"), answered)
             return
         self.dismiss(path)
 
