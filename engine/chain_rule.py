@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.cells.base import Cell
+from engine.gradcheck import FLOOR
+from engine.gradcheck import STEP as FD_STEP
 from engine.through_time import WindowPass
 from engine.vocab import Vocab
 
-FD_STEP = 1e-5  # central differences in float64, as engine/gradcheck.py
 OUT, IN, FORGET, CAND = range(4)  # the LSTM's gate blocks (engine/cells/lstm.py)
 R, Z, N = range(3)  # the GRU's (engine/cells/gru.py)
 
@@ -44,7 +45,7 @@ class WeightCheck:
     this_step: float | None  # step t's term of the sum (None for a user's cell)
     analytic: float  # the engine's d L / d entry, L the window's loss (this stream), float64
     numeric: float  # (L(w + ε) − L(w − ε)) / 2ε from two forward passes
-    rel_error: float  # |analytic − numeric| / max(|analytic|, |numeric|)
+    rel_error: float  # |analytic − numeric| / max(|analytic|, |numeric|, 1e-3), as gradcheck
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,7 @@ def weight_check(
 ) -> WeightCheck:
     analytic = float(wp.grads[param][index])
     numeric = finite_difference(wp, param, index)
-    size = max(abs(analytic), abs(numeric))
+    size = max(abs(analytic), abs(numeric), FLOOR)
     return WeightCheck(
         param=param,
         index=index,
@@ -308,7 +309,7 @@ def weight_check(
         this_step=this_step,
         analytic=analytic,
         numeric=numeric,
-        rel_error=abs(analytic - numeric) / size if size > 0 else 0.0,
+        rel_error=abs(analytic - numeric) / size,
     )
 
 

@@ -36,51 +36,13 @@ from engine.cells.textbook.rnn import TextbookRNN
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.model import CharModel, Forward
-from engine.optim import clip_elementwise, clip_global_norm, global_norm
+from engine.optim import Clipping, clipping_of
 from engine.vocab import Vocab
 from engine.window import Replay
 
 HORIZON_FRACTION = 0.01  # the horizon: steps back the last step's gradient stays above 1%
 MAX_STEPS = 400  # longest passage measured (the cost grows as its square)
 VANILLA = (RNNCell, TextbookRNN)  # cells whose factor has min-char-rnn's closed form
-
-
-# -- clipping, as it acts on a window's summed gradient --------------------------------------
-
-
-@dataclass(frozen=True)
-class Clipping:
-    clip: float  # the element-wise limit, ±clip (0: off)
-    clip_norm: float  # the limit on all gradients' joint L2 norm (0: off)
-    changed: int  # gradient elements the element-wise clip changed
-    elements: int  # gradient elements in all
-    by_param: dict[str, int]  # the changed elements per parameter (those with any)
-    norm: float  # the joint norm of the window's gradient, before clipping
-    scale: float  # what the norm clip multiplied every gradient by (1: nothing)
-    norm_after: float  # the joint norm after both clips
-
-
-def clipping_of(config: Config, grads: Params) -> Clipping:
-    """What the training step's clipping (engine/optim.py, as Trainer.step applies it) does
-    to `grads`, the window's gradient summed over its steps (and streams)."""
-    raw = {k: np.array(g, dtype=np.float64) for k, g in grads.items()}
-    clipped = {k: g.copy() for k, g in raw.items()}
-    clip_elementwise(clipped, config.clip)
-    by_param = {k: int((clipped[k] != raw[k]).sum()) for k in raw}
-    middle = global_norm(clipped)
-    if config.clip_norm > 0:
-        clip_global_norm(clipped, config.clip_norm)
-    after = global_norm(clipped)
-    return Clipping(
-        clip=config.clip,
-        clip_norm=config.clip_norm,
-        changed=sum(by_param.values()),
-        elements=sum(g.size for g in raw.values()),
-        by_param={k: n for k, n in by_param.items() if n},
-        norm=global_norm(raw),
-        scale=after / middle if middle > 0 else 1.0,
-        norm_after=after,
-    )
 
 
 # -- one stream's window, replayed -----------------------------------------------------------
@@ -305,10 +267,10 @@ def passage_replay(params: Params, ids: np.ndarray, state: list[State]) -> Repla
     )
 
 
-def passage_gradients(model: CharModel, replay: Replay) -> Params:
-    """The passage's gradient as a training step would compute it (the run's dtype and loss
-    reduction), for what clipping would do to it."""
+def passage_clipping(model: CharModel, replay: Replay) -> Clipping:
+    """What clipping would do to the passage's gradient if it were a training window (the
+    run's dtype and loss reduction)."""
     params = {k: np.asarray(v, model.dtype) for k, v in replay.params.items()}
     state = [tuple(np.asarray(a, model.dtype) for a in s) for s in replay.state]
     fwd, _ = model.forward(params, replay.inputs, replay.targets, state)
-    return model.backward(params, fwd, replay.targets)
+    return clipping_of(model.config, model.backward(params, fwd, replay.targets))

@@ -20,6 +20,7 @@ import numpy as np
 from engine.cells.base import Params, State
 from engine.data import BatchStream
 from engine.model import CharModel, dropout_mask
+from engine.optim import Clipping, clipping_of
 from engine.parallel import slice_generators, slices
 from engine.vocab import Vocab
 
@@ -102,6 +103,7 @@ class Replay:
 class WindowRecord:
     window: Window
     replay: Replay
+    clipping: Clipping  # what clipping does (or did) to the window's summed gradient
 
 
 def training_masks(
@@ -201,8 +203,14 @@ def replay_of(
 
 def next_window(trainer: Trainer) -> WindowRecord:
     """The window the trainer's next step will read and train on, from its weights, state
-    and random generator as they are now; nothing in the trainer moves."""
-    stream, model = trainer.stream, trainer.model
+    and random generator as they are now, with what clipping will do to its gradient
+    (one forward and backward pass of the minibatch); nothing in the trainer moves."""
+    stream, model, config = trainer.stream, trainer.model, trainer.config
     window = describe(stream, trainer.vocab, trainer.iteration, model, trainer.state, taken=False)
-    masks = training_masks(model, copy.deepcopy(trainer.rng), stream.seq_length, stream.batch)
-    return WindowRecord(window, replay_of(window, stream, trainer.params, trainer.state, masks))
+    masks = training_masks(model, copy.deepcopy(trainer.rng), config.seq_length, config.batch)
+    ids = stream.window_ids(window.position)
+    state = model.zero_state(config.batch) if window.reset else trainer.state
+    rng = copy.deepcopy(trainer.rng)
+    _, grads, _ = model.loss_and_grads(trainer.params, ids[:-1], ids[1:], state, rng)
+    replay = replay_of(window, stream, trainer.params, trainer.state, masks)
+    return WindowRecord(window, replay, clipping_of(config, grads))
