@@ -63,39 +63,37 @@ class ChainStep:
     check: WeightCheck
 
 
+SHOWN = {" ": "·", "\n": "⏎", "\t": "→"}  # as the inspect views draw them (tui/visible.py)
+
+
 def _g(x: float) -> str:
-    return f"{x:+.4g}"
+    return f"{x:.3g}"
+
+
+def _sq(x: float) -> str:
+    """x² as written out: 0.5², (-0.5)²."""
+    return f"{x:.3f}²" if x >= 0 else f"({x:.3f})²"
 
 
 def _top_terms(wp: WindowPass, layer: int, t: int, j: int, vocab: Vocab) -> list[Term]:
-    """dy = p − onehot(target) (top layer) and what reaches h_t[j] from the layer above."""
-    above = float(wp.dhs_whole[layer][t][j])
+    """The top layer's dy = p − onehot(target), with the target's and the top prediction's
+    values; a lower layer gets its gradient from the layer above instead (in dh's line)."""
     if layer + 1 < len(wp.model.cells):
-        return [
-            Term(
-                "from above",
-                f"dh_in = layer {layer + 1}'s input gradient",
-                f"dh_in[{j}] = {_g(above)} (layer {layer + 1}'s backward, through dropout)",
-                above,
-            )
-        ]
+        return []
     p, target = wp.probs[t], int(wp.targets[t, 0])
     best = int(np.argmax(p))
-    label = lambda i: repr(vocab.chars[i])[1:-1] or " "  # noqa: E731
-    numbers = f"dy[{label(target)}] = {p[target]:.3f} − 1 = {p[target] - 1:+.3f}"
+    label = lambda i: SHOWN.get(vocab.chars[i], vocab.chars[i])  # noqa: E731
+    numbers = f"dy[{label(target)}] = {p[target]:.3f} − 1 = {p[target] - 1:.3f}"
     if best != target:
-        numbers += f" · top dy[{label(best)}] = {p[best]:+.3f}"
-    return [
-        Term("dy", "dy = p − onehot(target)", numbers, float(p[target] - 1)),
-        Term("Why^T dy", "Whyᵀ dy", f"(Whyᵀ dy)[{j}] = {_g(above)}", above),
-    ]
+        numbers += f" · top: dy[{label(best)}] = {p[best]:.3f}"
+    return [Term("dy", "dy = p − onehot(target)", numbers, float(p[target] - 1))]
 
 
 def _dh_term(wp: WindowPass, layer: int, t: int, j: int) -> tuple[Term, np.ndarray]:
     above = wp.dhs_whole[layer][t]
     nxt = wp.dh_next(layer, t)[0]
     dh = above + nxt
-    source = "Whyᵀ dy" if layer + 1 == len(wp.model.cells) else "dh_in"
+    source = "Whyᵀdy" if layer + 1 == len(wp.model.cells) else f"dx(layer {layer + 1})"
     numbers = f"{_g(above[j])} + {_g(nxt[j])} = {_g(dh[j])}"
     return Term("dh", f"dh = {source} + dh_next", numbers, float(dh[j])), dh
 
@@ -104,112 +102,118 @@ def _best(grad: np.ndarray, candidates: list[tuple[int, ...]]) -> tuple[int, ...
     return max(candidates, key=lambda idx: abs(grad[idx]))
 
 
+def _weight_term(name: str, label: str, h_prev: float, d: float) -> Term:
+    return Term(
+        name,
+        f"{name} += h_prevᵀ d_raw",
+        f"{label} += {h_prev:.3g}×{_g(d)} = {_g(h_prev * d)}",
+        float(h_prev * d),
+    )
+
+
 def _rnn(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, tuple]:
     p = wp.model.layer_params(wp.params, layer)
     term, dh = _dh_term(wp, layer, t, j)
     h = wp.acts[layer]["h"][t]
     h_prev = wp.state_before(layer, t - 1)[0][0]
     draw = (1 - h * h) * dh
-    grad = wp.grads[f"l{layer}.Whh"]
-    _, k = _best(grad, [(j, k) for k in range(len(h))])
+    _, k = _best(wp.grads[f"l{layer}.Whh"], [(j, k) for k in range(len(h))])
     dh_next = draw @ p["Whh"]  # Whhᵀ dh_raw, as a row
     terms = [
         term,
         Term(
             "dh_raw",
-            "dh_raw = (1 − h²) ⊙ dh",
-            f"(1 − {h[j]:.3f}²) × {_g(dh[j])} = {_g(draw[j])}",
+            "dh_raw = (1 − h²)⊙dh",
+            f"(1 − {_sq(h[j])})×{_g(dh[j])} = {_g(draw[j])}",
             float(draw[j]),
         ),
         Term(
             "dWhh",
             "dWhh += dh_raw h_prevᵀ",
-            f"dWhh[{j}, {k}] += {_g(draw[j])} × {h_prev[k]:+.3f} = {_g(draw[j] * h_prev[k])}",
+            f"dWhh[{j},{k}] += {_g(draw[j])}×{h_prev[k]:.3g} = {_g(draw[j] * h_prev[k])}",
             float(draw[j] * h_prev[k]),
         ),
         Term(
             "dh_next",
             "dh_next = Whhᵀ dh_raw",
-            f"Σᵢ Whh[i, {j}] dh_raw[i] = {_g(dh_next[j])} → step t−1",
+            f"Σᵢ Whh[i,{j}] dh_raw[i] = {_g(dh_next[j])} → t−1",
             float(dh_next[j]),
         ),
     ]
-    weight = ("Whh", (j, k), f"Whh[{j}, {k}]", float(draw[j] * h_prev[k]))
+    weight = ("Whh", (j, k), f"Whh[{j},{k}]", float(draw[j] * h_prev[k]))
     return terms, {"dh_next": dh_next}, weight
 
 
 def _lstm(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, tuple]:
     p = wp.model.layer_params(wp.params, layer)
     hid = wp.model.config.hidden
-    a = {k: wp.acts[layer][k][t] for k in ("i", "f", "o", "g", "c")}
+    i, f, o, g, c = (wp.acts[layer][k][t] for k in ("i", "f", "o", "g", "c"))
     h_prev, c_prev = (s[0] for s in wp.state_before(layer, t - 1))
     term, dh = _dh_term(wp, layer, t, j)
     dc_in = wp.dh_next(layer, t)[1]
-    tc = np.tanh(a["c"])
-    do = dh * tc * a["o"] * (1 - a["o"])
-    dc = dc_in + dh * a["o"] * (1 - tc * tc)
-    di = dc * a["g"] * a["i"] * (1 - a["i"])
-    df = dc * c_prev * a["f"] * (1 - a["f"])
-    dg = dc * a["i"] * (1 - a["g"] ** 2)
+    tc = np.tanh(c)
+    do = dh * tc * o * (1 - o)
+    dc = dc_in + dh * o * (1 - tc * tc)
+    di, df, dg = dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g)
     draw = np.concatenate([do, di, df, dg])  # blocks as in Wh: o, i, f, g
-    grad = wp.grads[f"l{layer}.Wh"]
-    k, col = _best(grad, [(k, b * hid + j) for k in range(hid) for b in range(4)])
+    k, col = _best(
+        wp.grads[f"l{layer}.Wh"], [(k, b * hid + j) for k in range(hid) for b in range(4)]
+    )
     gate = "oifg"[col // hid]
-    dh_next = draw @ p["Wh"].T
-    dc_next = dc * a["f"]
-    o, i, f, g = (float(a[n][j]) for n in ("o", "i", "f", "g"))
+    dh_next, dc_next = draw @ p["Wh"].T, dc * f
+    x = {
+        n: v[j]
+        for n, v in dict(
+            i=i, f=f, o=o, g=g, tc=tc, dh=dh, dc=dc, dc_in=dc_in, c_prev=c_prev
+        ).items()
+    }
     terms = [
         term,
         Term(
             "do_raw",
-            "do_raw = dh ⊙ tanh(c) ⊙ o(1 − o)",
-            f"{_g(dh[j])} × {tc[j]:+.3f} × {o:.3f}(1 − {o:.3f}) = {_g(do[j])}",
+            "do_raw = dh⊙tanh(c)⊙o(1−o)",
+            f"{_g(x['dh'])}×{x['tc']:.3f}×{x['o']:.3f}(1−{x['o']:.3f}) = {_g(do[j])}",
             float(do[j]),
         ),
         Term(
             "dc",
-            "dc = dc_next + dh ⊙ o ⊙ (1 − tanh²c)",
-            f"{_g(dc_in[j])} + {_g(dh[j])} × {o:.3f} × (1 − {tc[j]:+.3f}²) = {_g(dc[j])}",
+            "dc = dc_next + dh⊙o⊙(1−tanh²c)",
+            f"{_g(x['dc_in'])} + {_g(x['dh'])}×{x['o']:.3f}×(1−{_sq(x['tc'])}) = {_g(dc[j])}",
             float(dc[j]),
         ),
         Term(
             "di_raw",
-            "di_raw = dc ⊙ g ⊙ i(1 − i)",
-            f"{_g(dc[j])} × {g:+.3f} × {i:.3f}(1 − {i:.3f}) = {_g(di[j])}",
+            "di_raw = dc⊙g⊙i(1−i)",
+            f"{_g(x['dc'])}×{x['g']:.3f}×{x['i']:.3f}(1−{x['i']:.3f}) = {_g(di[j])}",
             float(di[j]),
         ),
         Term(
             "df_raw",
-            "df_raw = dc ⊙ c_prev ⊙ f(1 − f)",
-            f"{_g(dc[j])} × {c_prev[j]:+.3f} × {f:.3f}(1 − {f:.3f}) = {_g(df[j])}",
+            "df_raw = dc⊙c_prev⊙f(1−f)",
+            f"{_g(x['dc'])}×{x['c_prev']:.3f}×{x['f']:.3f}(1−{x['f']:.3f}) = {_g(df[j])}",
             float(df[j]),
         ),
         Term(
             "dg_raw",
-            "dg_raw = dc ⊙ i ⊙ (1 − g²)",
-            f"{_g(dc[j])} × {i:.3f} × (1 − {g:+.3f}²) = {_g(dg[j])}",
+            "dg_raw = dc⊙i⊙(1−g²)",
+            f"{_g(x['dc'])}×{x['i']:.3f}×(1−{_sq(x['g'])}) = {_g(dg[j])}",
             float(dg[j]),
         ),
-        Term(
-            "dWh",
-            "dWh += h_prevᵀ d_raw",
-            f"dWh{gate}[{k}, {j}] += {h_prev[k]:+.3f} × {_g(draw[col])} = {_g(h_prev[k] * draw[col])}",
-            float(h_prev[k] * draw[col]),
-        ),
+        _weight_term("dWh", f"dWh{gate}[{k},{j}]", h_prev[k], draw[col]),
         Term(
             "dh_next",
-            "dh_next = d_raw Whᵀ (o, i, f, g)",
-            f"dh_next[{j}] = {_g(dh_next[j])} → step t−1",
+            "dh_next = d_raw Whᵀ (o,i,f,g)",
+            f"dh_next[{j}] = {_g(dh_next[j])} → t−1",
             float(dh_next[j]),
         ),
         Term(
             "dc_next",
-            "dc_next = dc ⊙ f",
-            f"{_g(dc[j])} × {f:.3f} = {_g(dc_next[j])} → step t−1",
+            "dc_next = dc⊙f",
+            f"{_g(x['dc'])}×{x['f']:.3f} = {_g(dc_next[j])} → t−1",
             float(dc_next[j]),
         ),
     ]
-    weight = ("Wh", (k, col), f"Wh{gate}[{k}, {j}]", float(h_prev[k] * draw[col]))
+    weight = ("Wh", (k, col), f"Wh{gate}[{k},{j}]", float(h_prev[k] * draw[col]))
     return terms, {"dh_next": dh_next, "dc_next": dc_next}, weight
 
 
@@ -225,45 +229,42 @@ def _gru(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, 
     dr = dn * hn * r * (1 - r)
     dhn = dn * r
     draw = np.concatenate([dr, dz, dhn])  # blocks as in Wh: r, z, n
-    grad = wp.grads[f"l{layer}.Wh"]
-    k, col = _best(grad, [(k, b * hid + j) for k in range(hid) for b in range(3)])
+    k, col = _best(
+        wp.grads[f"l{layer}.Wh"], [(k, b * hid + j) for k in range(hid) for b in range(3)]
+    )
     gate = "rzn"[col // hid]
     dh_next = draw @ p["Wh"].T + dh * z
+    x = {name: v[j] for name, v in dict(r=r, z=z, n=n, hn=hn, h_prev=h_prev, dh=dh, dn=dn).items()}
     terms = [
         term,
         Term(
             "dn_raw",
-            "dn_raw = dh ⊙ (1 − z) ⊙ (1 − n²)",
-            f"{_g(dh[j])} × (1 − {z[j]:.3f}) × (1 − {n[j]:+.3f}²) = {_g(dn[j])}",
+            "dn_raw = dh⊙(1−z)⊙(1−n²)",
+            f"{_g(x['dh'])}×(1−{x['z']:.3f})×(1−{_sq(x['n'])}) = {_g(dn[j])}",
             float(dn[j]),
         ),
         Term(
             "dz_raw",
-            "dz_raw = dh ⊙ (h_prev − n) ⊙ z(1 − z)",
-            f"{_g(dh[j])} × ({h_prev[j]:+.3f} − {n[j]:+.3f}) × {z[j]:.3f}(1 − {z[j]:.3f}) = {_g(dz[j])}",
+            "dz_raw = dh⊙(h_prev−n)⊙z(1−z)",
+            f"{_g(x['dh'])}×({x['h_prev']:.3f}−{x['n']:.3f})×{x['z']:.3f}(1−{x['z']:.3f}) = {_g(dz[j])}",
             float(dz[j]),
         ),
         Term(
             "dr_raw",
-            "dr_raw = dn_raw ⊙ hn ⊙ r(1 − r)",
-            f"{_g(dn[j])} × {hn[j]:+.3f} × {r[j]:.3f}(1 − {r[j]:.3f}) = {_g(dr[j])}",
+            "dr_raw = dn_raw⊙hn⊙r(1−r)",
+            f"{_g(x['dn'])}×{x['hn']:.3f}×{x['r']:.3f}(1−{x['r']:.3f}) = {_g(dr[j])}",
             float(dr[j]),
         ),
-        Term("dhn", "dhn = dn_raw ⊙ r", f"{_g(dn[j])} × {r[j]:.3f} = {_g(dhn[j])}", float(dhn[j])),
-        Term(
-            "dWh",
-            "dWh += h_prevᵀ [dr_raw, dz_raw, dhn]",
-            f"dWh{gate}[{k}, {j}] += {h_prev[k]:+.3f} × {_g(draw[col])} = {_g(h_prev[k] * draw[col])}",
-            float(h_prev[k] * draw[col]),
-        ),
+        Term("dhn", "dhn = dn_raw⊙r", f"{_g(x['dn'])}×{x['r']:.3f} = {_g(dhn[j])}", float(dhn[j])),
+        _weight_term("dWh", f"dWh{gate}[{k},{j}]", h_prev[k], draw[col]),
         Term(
             "dh_next",
-            "dh_next = [dr_raw, dz_raw, dhn] Whᵀ + dh ⊙ z",
-            f"dh_next[{j}] = {_g(dh_next[j])} → step t−1",
+            "dh_next = d_raw Whᵀ + dh⊙z",
+            f"dh_next[{j}] = {_g(dh_next[j])} → t−1",
             float(dh_next[j]),
         ),
     ]
-    weight = ("Wh", (k, col), f"Wh{gate}[{k}, {j}]", float(h_prev[k] * draw[col]))
+    weight = ("Wh", (k, col), f"Wh{gate}[{k},{j}]", float(h_prev[k] * draw[col]))
     return terms, {"dh_next": dh_next}, weight
 
 

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 SHOWN_STREAMS = 4  # streams of a minibatch that the window and through-time views show
 REASONS = {
-    "": "carried over: the state the last window left",
-    "fresh": "the run's first window: a zero state",
-    "wrapped": "the pointer wrapped (p + T + 1 ≥ lane): back to 0 with a zero state",
+    "": "carried over from the last window",
+    "fresh": "zeros: the run's first window",
+    "wrapped": "zeros: p + T + 1 ≥ lane, so p went back to 0",
 }
 
 

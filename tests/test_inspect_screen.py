@@ -76,7 +76,7 @@ class Host(App[None]):
         # What the console's worker will do between two steps, here on the UI thread.
         self.steps_asked += 1
         _, stats = step_statistics(self.trainer)
-        self.screen.show_step(stats, take_snapshot(self.trainer, length=self.length))
+        self.screen.show_step(stats, take_snapshot(self.trainer, length=self.length, stats=stats))
 
 
 def screen_text(app: App) -> str:
