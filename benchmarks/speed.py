@@ -236,32 +236,16 @@ def worker(args: argparse.Namespace) -> int:
     import numpy as np
 
     import corpora
-    from engine.config import Config, preset
-    from engine.data import BatchStream
     from engine.trainer import Trainer
 
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    else:
-        torch.set_num_threads(args.threads)
-
+    torch = import_torch(args.threads)
     name, text = corpora.load(args.corpus)
-    fast = Config(
-        batch=64, seq_length=50, dtype="float32", loss="mean", lr=0.01, workers=args.threads
-    )
-    configs = {
-        "classic": preset("classic"),
-        "rnn": fast.replace(cell="rnn", hidden=100),
-        "lstm": fast.replace(cell="lstm", hidden=256),
-        "gru": fast.replace(cell="gru", hidden=256),
-    }
+    configs = target_configs(args.threads)
+    clock = time.process_time if args.clock == "cpu" and args.threads == 1 else time.perf_counter
     results = []
     for target in args.targets:
         config = configs[target]
         trainer = Trainer(config, text, seed=0, corpus_name=name)
-        chars = config.batch * config.seq_length
         entry: dict = {
             "target": target,
             "threads": args.threads,
@@ -273,20 +257,12 @@ def worker(args: argparse.Namespace) -> int:
             },
             "goal_ratio": GOALS.get(target),
         }
-        if target == "classic":
-            baseline, label = reference_step(trainer, np), "tests/minchar_reference.py (one-hot)"
-        elif torch is None:
-            baseline, label = None, None
+        baseline, label = baseline_step(target, trainer, torch, np)
+        if baseline is None:
             entry["baseline_skipped"] = "torch is not importable (pip install torch==2.13.0)"
-        else:
-            stream = BatchStream(trainer.train_ids, config.batch, config.seq_length)
-            baseline = torch_step(torch, config, len(trainer.vocab), stream)
-            label = f"PyTorch {torch.__version__} nn.{target.upper()} + Linear, one-hot input"
         iters, repeats = PLAN[target][1 if args.quick else 0]
-        clock = (
-            time.process_time if args.clock == "cpu" and args.threads == 1 else time.perf_counter
-        )
         entry["clock"] = "cpu" if clock is time.process_time else "wall"
+        chars = config.batch * config.seq_length
         entry |= measure(trainer.step, baseline, chars, iters, repeats, np, clock)
         if label:
             entry["baseline"] = label
@@ -295,6 +271,46 @@ def worker(args: argparse.Namespace) -> int:
         results.append(entry)
     print(json.dumps(results))
     return 0
+
+
+def import_torch(threads: int):
+    """PyTorch with `threads` intra-op threads, or None when it is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def target_configs(threads: int) -> dict:
+    """Each target's configuration (the minibatch ones split across `threads` workers)."""
+    from engine.config import Config, preset
+
+    fast = Config(batch=64, seq_length=50, dtype="float32", loss="mean", lr=0.01, workers=threads)
+    return {
+        "classic": preset("classic"),
+        "rnn": fast.replace(cell="rnn", hidden=100),
+        "lstm": fast.replace(cell="lstm", hidden=256),
+        "gru": fast.replace(cell="gru", hidden=256),
+    }
+
+
+def baseline_step(
+    target: str, trainer, torch, np
+) -> tuple[Callable[[], object] | None, str | None]:
+    """(one step of the baseline, its label): min-char-rnn's re-statement for classic, else
+    PyTorch at the same configuration; (None, None) when PyTorch is missing."""
+    from engine.data import BatchStream
+
+    if target == "classic":
+        return reference_step(trainer, np), "tests/minchar_reference.py (one-hot)"
+    if torch is None:
+        return None, None
+    config = trainer.config
+    stream = BatchStream(trainer.train_ids, config.batch, config.seq_length)
+    label = f"PyTorch {torch.__version__} nn.{target.upper()} + Linear, one-hot input"
+    return torch_step(torch, config, len(trainer.vocab), stream), label
 
 
 def measure(

@@ -22,7 +22,7 @@ from engine.cells.registry import cell_type
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.limits import MAX_PASSAGE_CHARS
-from engine.model import CharModel, softmax
+from engine.model import CharModel, Forward, softmax
 from engine.optim import Clipping, clipping_of
 from engine.vocab import Vocab
 from engine.window import (
@@ -464,49 +464,29 @@ def _norm(a: np.ndarray) -> float:
     return float(np.linalg.norm(a.ravel().astype(np.float64)))
 
 
-class _ModelTap:
-    """Stands in for a trainer's model for one step: passes everything through and keeps the
-    window, the start state, the RNG as it was, and copies of the unclipped gradients."""
+class _StepWatch:
+    """A `StepObserver` (engine/trainer.py) that keeps what step statistics need from one
+    `Trainer.step`: the window, its start state and the generator as they were (to run the
+    same forward pass, dropout masks and all, after the update), the loss, copies of the
+    gradients before and after clipping, and how far the update moved each weight."""
 
-    def __init__(self, model: CharModel) -> None:
-        self.model = model
-        self.seen: dict[str, Any] = {}
+    def window(
+        self, inputs: np.ndarray, targets: np.ndarray, state: list[State], rng: np.random.Generator
+    ) -> None:
+        self.inputs, self.targets = inputs.copy(), targets.copy()
+        self.state = [tuple(a.copy() for a in s) for s in state]
+        self.rng = copy.deepcopy(rng)
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.model, name)
+    def gradients(self, fwd: Forward, grads: Params) -> None:
+        self.loss = fwd.nats_per_char
+        self.raw = {k: g.copy() for k, g in grads.items()}
 
-    def loss_and_grads(self, params, inputs, targets, state, rng=None):  # type: ignore[no-untyped-def]
-        self.seen = {
-            "inputs": inputs.copy(),
-            "targets": targets.copy(),
-            "state": [tuple(a.copy() for a in s) for s in state],
-            "rng": copy.deepcopy(rng),  # to draw the same dropout masks again afterwards
-        }
-        fwd, grads, new_state = self.model.loss_and_grads(params, inputs, targets, state, rng)
-        self.seen["loss"] = fwd.nats_per_char
-        self.seen["grads"] = {k: g.copy() for k, g in grads.items()}
-        return fwd, grads, new_state
+    def updating(self, params: Params, grads: Params) -> None:
+        self.before = {k: p.copy() for k, p in params.items()}
+        self.clipped = {k: g.copy() for k, g in grads.items()}
 
-
-class _OptimizerTap:
-    """Stands in for a trainer's optimizer for one step: sees the clipped gradients and the
-    weights before and after the update. Attribute writes (the scheduled lr) go through."""
-
-    def __init__(self, optimizer: Any) -> None:
-        object.__setattr__(self, "optimizer", optimizer)
-        object.__setattr__(self, "seen", {})
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.optimizer, name)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self.optimizer, name, value)
-
-    def update(self, params: Params, grads: Params) -> None:
-        before = self.seen["before"] = {k: p.copy() for k, p in params.items()}
-        self.seen["clipped"] = {k: g.copy() for k, g in grads.items()}
-        self.optimizer.update(params, grads)
-        self.seen["ratio"] = {k: _update_ratio(before[k], params[k]) for k in params}
+    def updated(self, params: Params) -> None:
+        self.ratio = {k: _update_ratio(self.before[k], params[k]) for k in params}
 
 
 def _update_ratio(before: np.ndarray, after: np.ndarray) -> float:
@@ -518,38 +498,32 @@ def _update_ratio(before: np.ndarray, after: np.ndarray) -> float:
 
 def step_statistics(trainer: Trainer) -> tuple[StepResult, StepStats]:
     """Run exactly `trainer.step()` (the iteration advances by one, evaluations and all) while
-    watching its model and optimizer, and report what the step did to each parameter.
+    watching it (`StepObserver`), and report what the step did to each parameter.
     Costs a copy of the weights and gradients and one more forward pass: only on request."""
     stream = copy.copy(trainer.stream)  # the cursor before the step: which window it reads
-    model_tap, optimizer_tap = _ModelTap(trainer.model), _OptimizerTap(trainer.optimizer)
-    trainer.model, trainer.optimizer = model_tap, optimizer_tap  # type: ignore[assignment]
-    try:
-        result = trainer.step()
-    finally:
-        trainer.model, trainer.optimizer = model_tap.model, optimizer_tap.optimizer
-    seen, raw = model_tap.seen, model_tap.seen["grads"]
-    clipped, ratio = optimizer_tap.seen["clipped"], optimizer_tap.seen["ratio"]
-    clipping = clipping_of(trainer.config, raw)
+    seen = _StepWatch()
+    result = trainer.step(observe=seen)
+    clipping = clipping_of(trainer.config, seen.raw)
     window, replay = _taken_window(
-        trainer, stream, result.iteration, optimizer_tap.seen["before"], seen["state"], seen["rng"]
+        trainer, stream, result.iteration, seen.before, seen.state, seen.rng
     )
     after, _ = trainer.model.forward(
-        trainer.params, seen["inputs"], seen["targets"], seen["state"], seen["rng"]
+        trainer.params, seen.inputs, seen.targets, seen.state, seen.rng
     )
     params = [
         ParamStep(
             name=name,
             grad_norm=_norm(g),
             grad_max=float(np.abs(g).max()) if g.size else 0.0,
-            clipped=not np.array_equal(g, clipped[name]),
-            update_ratio=ratio[name],
+            clipped=not np.array_equal(g, seen.clipped[name]),
+            update_ratio=seen.ratio[name],
         )
-        for name, g in raw.items()
+        for name, g in seen.raw.items()
     ]
     stats = StepStats(
         iteration=result.iteration,
         params=params,
-        loss_before=seen["loss"],
+        loss_before=seen.loss,
         loss_after=after.nats_per_char,
         lr=result.lr,
         global_norm=math.sqrt(sum(p.grad_norm**2 for p in params)),

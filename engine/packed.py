@@ -2,23 +2,53 @@
 optimiser's update, gradient clipping) is a handful of numpy calls instead of a handful per
 weight matrix. For min-char-rnn's small model that per-call cost is a quarter of a step.
 
-A `Packed` is an ordinary dict of arrays (a checkpoint, a test or a viewer sees nothing
-different); `buffer` is the flat array behind them, in the dict's order. Arrays are written
-in place everywhere, so the views stay views for the life of a run.
+A `Packed` reads as an ordinary dict of arrays (a checkpoint, a test or a viewer sees nothing
+different); `buffer` is the flat array behind them, in the dict's order. Its entries are
+fixed when it is made: the optimiser updates the buffer, so an entry replaced by another
+array (or removed) would leave the model reading weights that never train. Replacing,
+adding or removing one raises a TypeError instead (rather than copying into the view, which
+would hide a shape or dtype mistake behind numpy's broadcasting and casting); write into the
+array in place, `params[name][...] = value`, as everything here does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
 
 import numpy as np
 
 
 class Packed(dict[str, np.ndarray]):
-    """name -> array, each a view into `buffer` (1-D), laid out in the dict's order."""
+    """name -> array, each a view into `buffer` (1-D), laid out in the dict's order; the
+    entries cannot be replaced, added or removed (see the module's docstring)."""
 
-    buffer: np.ndarray
+    def __init__(self, buffer: np.ndarray, views: Iterable[tuple[str, np.ndarray]]) -> None:
+        super().__init__(views)  # dict's own initialiser: not the refusing __setitem__
+        self.buffer = buffer
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError(
+            "packed arrays are views into one buffer that the optimiser updates: replacing, "
+            "adding or removing one would cut the model off from it; write into the array "
+            "in place instead (params[name][...] = value)"
+        )
+
+    def __setitem__(self, name: str, value: np.ndarray) -> None:
+        # `params[name] *= 2` updates the view in place, then stores that same view back
+        if name not in self or value is not dict.__getitem__(self, name):
+            self._refuse()
+
+    __delitem__ = update = setdefault = pop = popitem = clear = _refuse
+
+    def __ior__(self, other: Any) -> NoReturn:  # type: ignore[override,misc]
+        self._refuse()
+
+    def __copy__(self) -> Packed:
+        return Packed(self.buffer, self.items())  # the same views of the same buffer
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return packed, (dict(self),)  # unpickled: copies in a buffer of their own
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Packed:
         # numpy deep-copies each view on its own, which would cut the arrays off from the
@@ -35,13 +65,12 @@ def _layout(arrays: Mapping[str, np.ndarray]) -> Packed:
     dtypes = {a.dtype for a in arrays.values()}
     if len(dtypes) != 1:
         raise ValueError(f"packed arrays share one dtype (got {sorted(map(str, dtypes))})")
-    packed = Packed()
-    packed.buffer = np.empty(sum(a.size for a in arrays.values()), dtypes.pop())
-    start = 0
+    buffer = np.empty(sum(a.size for a in arrays.values()), dtypes.pop())
+    views, start = [], 0
     for name, a in arrays.items():
-        packed[name] = packed.buffer[start : start + a.size].reshape(a.shape)
+        views.append((name, buffer[start : start + a.size].reshape(a.shape)))
         start += a.size
-    return packed
+    return Packed(buffer, views)
 
 
 def packed(arrays: Mapping[str, np.ndarray]) -> Packed:

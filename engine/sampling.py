@@ -20,7 +20,7 @@ from engine.cells.base import Params, State
 from engine.errors import CharrnnError
 from engine.files import check_regular_file
 from engine.limits import MAX_SAMPLE_LENGTH
-from engine.model import CharModel, softmax
+from engine.model import CharModel
 from engine.vocab import Vocab
 
 NOISE_BLOCK = 32768  # Gumbel noise values made per refill (rows of V, at most 256 rows)
@@ -62,16 +62,6 @@ def top_k_cutoff(values: np.ndarray, k: int, scratch: np.ndarray) -> float:
     np.copyto(scratch, values)
     scratch.partition(len(values) - k)
     return scratch.item(len(values) - k)
-
-
-def next_distribution(logits: np.ndarray, settings: SampleSettings) -> np.ndarray:
-    """Probabilities over the vocabulary for one step's logits (V,), as float64: the
-    distribution a sample draws each character from."""
-    scaled = logits.astype(np.float64) / settings.temperature
-    if 0 < settings.top_k < len(scaled):
-        cutoff = top_k_cutoff(scaled, settings.top_k, np.empty_like(scaled))
-        scaled[scaled < cutoff] = -np.inf
-    return softmax(scaled)
 
 
 class Chooser:
@@ -249,33 +239,6 @@ def _pieces(prime: str | None, ids: Iterator[int], chars: str) -> Iterator[str]:
         yield prime
     for idx in ids:
         yield chars[idx]
-
-
-def sample_text(
-    model: CharModel,
-    params: Params,
-    vocab: Vocab,
-    settings: SampleSettings,
-    rng: np.random.Generator,
-    prime: str | None = None,
-    state: list[State] | None = None,
-    first_id: int | None = None,
-) -> str:
-    """Generated text, starting from `state` exactly (default: zero), whether or not there is
-    a prime; `stream_sample` with start="carried", joined. With a prime the result starts
-    with the prime."""
-    pieces = stream_sample(
-        model,
-        params,
-        vocab,
-        settings,
-        rng,
-        prime=prime,
-        carried=state,
-        start="carried",
-        first_id=first_id,
-    )
-    return "".join(pieces)
 
 
 def read_prime_file(path: str | Path) -> str:

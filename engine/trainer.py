@@ -6,7 +6,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from engine.data import BatchStream, fingerprint, split
 from engine.errors import CharrnnError
 from engine.evaluate import lane_shape, validation_loss
 from engine.history import LossHistory
-from engine.model import CharModel
+from engine.model import CharModel, Forward
 from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
 from engine.sampling import SampleSettings, stream_sample
 from engine.smoothing import LossSmoother
@@ -39,6 +39,28 @@ class StepResult:
     val_loss: float | None = None  # held-out nats/char, when this step ended with an evaluation
     val_best: bool = False  # that evaluation is the best so far
     eval_seconds: float = 0.0  # wall time of the evaluation, not counted in `seconds`
+
+
+class StepObserver(Protocol):
+    """What `Trainer.step(observe=...)` shows of one step, its methods called in this order.
+    Each is handed the trainer's own arrays, which the rest of the step changes in place:
+    copy what you keep. Subclass it to inherit methods that do nothing."""
+
+    def window(
+        self, inputs: np.ndarray, targets: np.ndarray, state: list[State], rng: np.random.Generator
+    ) -> None:
+        """Before the forward pass: the (B, T) window, the state it starts from (zero after
+        a reset), and the generator that is about to draw the dropout masks."""
+
+    def gradients(self, fwd: Forward, grads: Params) -> None:
+        """After the backward pass: the window's loss and the gradients before clipping."""
+
+    def updating(self, params: Params, grads: Params) -> None:
+        """Before the optimiser's update: the weights as they are, the clipped gradients (and
+        the learning rate already set on the optimiser)."""
+
+    def updated(self, params: Params) -> None:
+        """After the optimiser's update: the new weights."""
 
 
 @dataclass(frozen=True)
@@ -97,33 +119,37 @@ class Trainer:
         """Characters per unit of `loss`: seq_length for a summed window, 1 for a mean."""
         return self.config.seq_length if self.config.loss == "sum" else 1
 
-    def step(self) -> StepResult:
-        """Train one iteration on the next window of every stream."""
+    def step(self, observe: StepObserver | None = None) -> StepResult:
+        """Train one iteration on the next window of every stream, showing its inner values
+        to `observe` as they are made (the inspect screen's step statistics); no observer
+        costs nothing."""
         start = time.perf_counter()
         inputs, targets, reset = self.stream.next_window()
         if reset:
             self.state = self.model.zero_state(self.config.batch)
+        if observe is not None:
+            observe.window(inputs, targets, self.state, self.rng)
         # The trainer's rng (checkpointed) draws the dropout masks, so resuming stays exact.
         fwd, grads, self.state = self.model.loss_and_grads(
             self.params, inputs, targets, self.state, self.rng
         )
+        if observe is not None:
+            observe.gradients(fwd, grads)
         self.smoother.update(fwd.loss)
         clip_elementwise(grads, self.config.clip)
         if self.config.clip_norm > 0:
             clip_global_norm(grads, self.config.clip_norm)
         self.optimizer.lr = lr = scheduled_lr(self.config, self.iteration)
+        if observe is not None:
+            observe.updating(self.params, grads)
         self.optimizer.update(self.params, grads)
+        if observe is not None:
+            observe.updated(self.params)
         self.history.append(fwd.nats_per_char)
         seconds = time.perf_counter() - start
         self.iteration += 1
         self.elapsed += seconds
-        val_loss, val_best, eval_seconds = None, False, 0.0
-        if self.eval_due(self.iteration - 1):
-            before = self.best_val_loss
-            start = time.perf_counter()
-            val_loss = self.record_validation(self.iteration - 1)
-            eval_seconds = time.perf_counter() - start
-            val_best = math.isfinite(val_loss) and (before is None or val_loss < before)
+        val_loss, val_best, eval_seconds = self._evaluate_if_due()
         return StepResult(
             iteration=self.iteration - 1,
             loss=fwd.loss,
@@ -138,6 +164,17 @@ class Trainer:
             val_best=val_best,
             eval_seconds=eval_seconds,
         )
+
+    def _evaluate_if_due(self) -> tuple[float | None, bool, float]:
+        """After a step: (held-out loss, whether it is the best so far, seconds it took) when
+        the iteration just trained is followed by an evaluation, else (None, False, 0.0)."""
+        if not self.eval_due(self.iteration - 1):
+            return None, False, 0.0
+        before = self.best_val_loss
+        start = time.perf_counter()
+        val_loss = self.record_validation(self.iteration - 1)
+        val_best = math.isfinite(val_loss) and (before is None or val_loss < before)
+        return val_loss, val_best, time.perf_counter() - start
 
     def train(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]

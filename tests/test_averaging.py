@@ -79,7 +79,7 @@ def test_the_backprop_view_s_step_moves_the_average_as_a_plain_step_does() -> No
     watched, plain = Trainer(averaged_config(), TEXT), Trainer(averaged_config(), TEXT)
     watched.train(5)
     plain.train(5)
-    step_statistics(watched)  # the inspect screen's `.`: the step through its taps
+    step_statistics(watched)  # the inspect screen's `.`: the step, watched by an observer
     plain.step()
     for name, value in plain.weights.items():
         np.testing.assert_array_equal(watched.weights[name], value)

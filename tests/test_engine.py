@@ -12,7 +12,7 @@ from engine import gradcheck
 from engine.config import preset
 from engine.data import BatchStream
 from engine.errors import CharrnnError
-from engine.sampling import SampleSettings, next_distribution
+from engine.sampling import SampleSettings
 from engine.trainer import Trainer
 from engine.vocab import Vocab
 
@@ -69,21 +69,6 @@ def test_training_lowers_the_loss(tiny_trainer: Trainer) -> None:
     first = np.mean([r.nats_per_char for r in results[:50]])
     last = np.mean([r.nats_per_char for r in results[-50:]])
     assert last < first * 0.7
-
-
-def test_temperature_sharpens_or_flattens_the_distribution() -> None:
-    logits = np.array([2.0, 1.0, 0.0, -1.0])
-    cold = next_distribution(logits, SampleSettings(temperature=0.5))
-    warm = next_distribution(logits, SampleSettings(temperature=2.0))
-    plain = next_distribution(logits, SampleSettings())
-    assert cold[0] > plain[0] > warm[0]
-    assert cold.sum() == pytest.approx(1) and warm.sum() == pytest.approx(1)
-
-
-def test_top_k_keeps_only_the_likeliest() -> None:
-    probs = next_distribution(np.array([0.5, 3.0, 1.0, 2.0]), SampleSettings(top_k=2))
-    assert probs[0] == 0 and probs[2] == 0
-    assert probs[1] > probs[3] > 0
 
 
 def test_seeded_samples_repeat(tiny_trainer: Trainer) -> None:

@@ -469,6 +469,28 @@ def test_loss_after_reuses_the_steps_dropout_masks() -> None:
     assert stats.loss_after == pytest.approx(stats.loss_before, rel=1e-6)
 
 
+class WritesRecorded(Trainer):
+    """A trainer that notes every assignment to its model or optimizer once it has one."""
+
+    writes: list[str]
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("model", "optimizer") and name in self.__dict__:
+            self.__dict__.setdefault("writes", []).append(name)
+        super().__setattr__(name, value)
+
+
+def test_step_statistics_watch_the_step_without_swapping_the_trainers_parts() -> None:
+    """A step watched for statistics runs the trainer's own model and optimizer: nothing
+    stands in for them, even for a moment (another thread reading them meanwhile would
+    otherwise meet the stand-ins)."""
+    trainer = WritesRecorded(trainer_for(layers=2, dropout=0.3).config, TEXT * 10, seed=3)
+    model, optimizer = trainer.model, trainer.optimizer
+    step_statistics(trainer)
+    assert trainer.__dict__.get("writes", []) == []
+    assert trainer.model is model and trainer.optimizer is optimizer
+
+
 # -- what `charrnn inspect` prints ------------------------------------------------------------------
 
 

@@ -57,3 +57,75 @@ def test_a_deep_copied_trainer_trains_exactly_as_the_original(optimizer: str) ->
 def test_mixed_dtypes_are_refused() -> None:
     with pytest.raises(ValueError, match="one dtype"):
         packed.packed({"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float64)})
+
+
+def replace_by(params: dict[str, np.ndarray]) -> None:
+    params["by"] = np.zeros_like(params["by"])
+
+
+def delete_by(params: dict[str, np.ndarray]) -> None:
+    del params["by"]
+
+
+def update_by(params: dict[str, np.ndarray]) -> None:
+    params.update(by=np.zeros_like(params["by"]))
+
+
+def merge_by(params: dict[str, np.ndarray]) -> None:
+    params |= {"by": np.zeros_like(params["by"])}
+
+
+# Every way a dict can lose or swap an entry: each would leave the model reading an array
+# that the optimiser (which updates the packed buffer) no longer touches, or none at all.
+CHANGES = {
+    "params[name] = array": replace_by,
+    "del params[name]": delete_by,
+    "params.update(...)": update_by,
+    "params |= {...}": merge_by,
+    "params.setdefault(...)": lambda p: p.setdefault("extra", np.zeros(1)),
+    "params.pop(name)": lambda p: p.pop("by"),
+    "params.popitem()": lambda p: p.popitem(),
+    "params.clear()": lambda p: p.clear(),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_replacing_a_packed_array_is_refused_and_training_still_updates_what_it_reads(
+    change,
+) -> None:
+    trainer = Trainer(Config(cell="gru", hidden=8, seq_length=5, optimizer="adam"), TEXT)
+    names = list(trainer.params)
+    with pytest.raises(TypeError, match=r"write into the array in place"):
+        change(trainer.params)
+    assert list(trainer.params) == names
+    for name, view in trainer.params.items():
+        assert np.shares_memory(view, trainer.params.buffer), name
+    before = trainer.params.buffer.copy()
+    trainer.train(1)
+    # the optimiser moved the buffer, and the arrays the model reads are that buffer
+    assert not np.array_equal(trainer.params.buffer, before)
+    read = np.concatenate([view.ravel() for view in trainer.params.values()])
+    assert np.array_equal(read, trainer.params.buffer)
+
+
+def test_writing_into_a_packed_array_in_place_reaches_the_buffer() -> None:
+    params = packed.packed({k: np.ones(s) for k, s in SHAPES.items()})
+    params["b"][...] = 7
+    params["W"] *= 3  # in place: Python stores the same view back
+    assert (params.buffer == 7).sum() == 5 and (params.buffer == 3).sum() == 15
+    assert np.shares_memory(params["W"], params.buffer)
+    with pytest.raises(TypeError, match="in place"):
+        params["W"] = params["W"] * 3  # a new array, not the view
+
+
+def test_a_shallow_copy_shares_the_buffer_and_a_pickle_round_trip_stays_packed() -> None:
+    import pickle
+
+    params = packed.packed({k: np.ones(s) for k, s in SHAPES.items()})
+    same = copy.copy(params)
+    same["W"][...] = 2
+    assert (params["W"] == 2).all() and same.buffer is params.buffer
+    again = pickle.loads(pickle.dumps(params))
+    assert packed.buffers(again) is not None and np.array_equal(again.buffer, params.buffer)
+    again["W"][...] = 3
+    assert (params["W"] == 2).all() and (again.buffer == 3).sum() == 15
