@@ -144,77 +144,78 @@ def _rnn(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, 
     return terms, {"dh_next": dh_next}, weight
 
 
-def _lstm(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, tuple]:
-    p = wp.model.layer_params(wp.params, layer)
-    hid = wp.model.config.hidden
-    i, f, o, g, c = (wp.acts[layer][k][t] for k in ("i", "f", "o", "g", "c"))
-    h_prev, c_prev = (s[0] for s in wp.state_before(layer, t - 1))
-    term, dh = _dh_term(wp, layer, t, j)
-    dc_in = wp.dh_next(layer, t)[1]
-    tc = np.tanh(c)
-    do = dh * tc * o * (1 - o)
-    dc = dc_in + dh * o * (1 - tc * tc)
-    di, df, dg = dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g)
-    draw = np.concatenate([do, di, df, dg])  # blocks as in Wh: o, i, f, g
-    k, col = _best(
-        wp.grads[f"l{layer}.Wh"], [(k, b * hid + j) for k in range(hid) for b in range(4)]
+def _lstm_backward(wp: WindowPass, layer: int, t: int, dh: np.ndarray) -> dict[str, np.ndarray]:
+    """Step t of the LSTM's backward pass as the textbook cell writes it, every unit at once."""
+    v = {k: wp.acts[layer][k][t] for k in ("i", "f", "o", "g", "c")}
+    v["h_prev"], v["c_prev"] = (s[0] for s in wp.state_before(layer, t - 1))
+    v["dh"], v["dc_in"], v["tc"] = dh, wp.dh_next(layer, t)[1], np.tanh(v["c"])
+    i, f, o, g, tc = v["i"], v["f"], v["o"], v["g"], v["tc"]
+    v["do"] = dh * tc * o * (1 - o)
+    v["dc"] = dc = v["dc_in"] + dh * o * (1 - tc * tc)
+    v["di"], v["df"], v["dg"] = (
+        dc * g * i * (1 - i),
+        dc * v["c_prev"] * f * (1 - f),
+        dc * i * (1 - g * g),
     )
+    v["draw"] = np.concatenate([v["do"], v["di"], v["df"], v["dg"]])  # as in Wh: o, i, f, g
+    v["dh_next"] = v["draw"] @ wp.model.layer_params(wp.params, layer)["Wh"].T
+    v["dc_next"] = dc * f
+    return v
+
+
+def _lstm(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, tuple]:
+    hid = wp.model.config.hidden
+    term, dh = _dh_term(wp, layer, t, j)
+    v = _lstm_backward(wp, layer, t, dh)
+    candidates = [(k, b * hid + j) for k in range(hid) for b in range(4)]
+    k, col = _best(wp.grads[f"l{layer}.Wh"], candidates)
     gate = "oifg"[col // hid]
-    dh_next, dc_next = draw @ p["Wh"].T, dc * f
-    x = {
-        n: v[j]
-        for n, v in dict(
-            i=i, f=f, o=o, g=g, tc=tc, dh=dh, dc=dc, dc_in=dc_in, c_prev=c_prev
-        ).items()
-    }
-    terms = [
-        term,
-        Term(
+    x = {name: float(a[j]) for name, a in v.items() if name != "draw"}
+    rows = [
+        (
             "do_raw",
             "do_raw = dh⊙tanh(c)⊙o(1−o)",
-            f"{_g(x['dh'])}×{x['tc']:.3f}×{x['o']:.3f}(1−{x['o']:.3f}) = {_g(do[j])}",
-            float(do[j]),
+            f"{_g(x['dh'])}×{x['tc']:.3f}×{x['o']:.3f}(1−{x['o']:.3f})",
+            "do",
         ),
-        Term(
+        (
             "dc",
             "dc = dc_next + dh⊙o⊙(1−tanh²c)",
-            f"{_g(x['dc_in'])} + {_g(x['dh'])}×{x['o']:.3f}×(1−{_sq(x['tc'])}) = {_g(dc[j])}",
-            float(dc[j]),
+            f"{_g(x['dc_in'])} + {_g(x['dh'])}×{x['o']:.3f}×(1−{_sq(x['tc'])})",
+            "dc",
         ),
-        Term(
+        (
             "di_raw",
             "di_raw = dc⊙g⊙i(1−i)",
-            f"{_g(x['dc'])}×{x['g']:.3f}×{x['i']:.3f}(1−{x['i']:.3f}) = {_g(di[j])}",
-            float(di[j]),
+            f"{_g(x['dc'])}×{x['g']:.3f}×{x['i']:.3f}(1−{x['i']:.3f})",
+            "di",
         ),
-        Term(
+        (
             "df_raw",
             "df_raw = dc⊙c_prev⊙f(1−f)",
-            f"{_g(x['dc'])}×{x['c_prev']:.3f}×{x['f']:.3f}(1−{x['f']:.3f}) = {_g(df[j])}",
-            float(df[j]),
+            f"{_g(x['dc'])}×{x['c_prev']:.3f}×{x['f']:.3f}(1−{x['f']:.3f})",
+            "df",
         ),
-        Term(
-            "dg_raw",
-            "dg_raw = dc⊙i⊙(1−g²)",
-            f"{_g(x['dc'])}×{x['i']:.3f}×(1−{_sq(x['g'])}) = {_g(dg[j])}",
-            float(dg[j]),
-        ),
-        _weight_term("dWh", f"dWh{gate}[{k},{j}]", h_prev[k], draw[col]),
+        ("dg_raw", "dg_raw = dc⊙i⊙(1−g²)", f"{_g(x['dc'])}×{x['i']:.3f}×(1−{_sq(x['g'])})", "dg"),
+    ]
+    terms = [term] + [Term(n, eq, f"{nums} = {_g(x[key])}", x[key]) for n, eq, nums, key in rows]
+    terms += [
+        _weight_term("dWh", f"dWh{gate}[{k},{j}]", v["h_prev"][k], v["draw"][col]),
         Term(
             "dh_next",
             "dh_next = d_raw Whᵀ (o,i,f,g)",
-            f"dh_next[{j}] = {_g(dh_next[j])} → t−1",
-            float(dh_next[j]),
+            f"dh_next[{j}] = {_g(x['dh_next'])} → t−1",
+            x["dh_next"],
         ),
         Term(
             "dc_next",
             "dc_next = dc⊙f",
-            f"{_g(x['dc'])}×{x['f']:.3f} = {_g(dc_next[j])} → t−1",
-            float(dc_next[j]),
+            f"{_g(x['dc'])}×{x['f']:.3f} = {_g(x['dc_next'])} → t−1",
+            x["dc_next"],
         ),
     ]
-    weight = ("Wh", (k, col), f"Wh{gate}[{k},{j}]", float(h_prev[k] * draw[col]))
-    return terms, {"dh_next": dh_next, "dc_next": dc_next}, weight
+    weight = ("Wh", (k, col), f"Wh{gate}[{k},{j}]", float(v["h_prev"][k] * v["draw"][col]))
+    return terms, {"dh_next": v["dh_next"], "dc_next": v["dc_next"]}, weight
 
 
 def _gru(wp: WindowPass, layer: int, t: int, j: int) -> tuple[list[Term], dict, tuple]:

@@ -244,7 +244,7 @@ def check_passage(text: str, vocab: Vocab, seq_length: int) -> np.ndarray:
     ids = vocab.encode(text, what="the passage")
     if len(ids) < 3:
         raise CharrnnError(
-            f"the passage has {len(ids)} characters; through time needs at least 3 (two "
+            f"the passage has {len(ids)} character{'s' if len(ids) != 1 else ''}; through time needs at least 3 (two "
             f"inputs and their targets; the training window is {seq_length} + 1)"
         )
     if len(ids) > MAX_STEPS + 1:

@@ -396,6 +396,33 @@ def read_passage(path: Path) -> str:
     return read_text(path)
 
 
+def backprop_report(
+    path: str,
+    text: str | None,
+    text_file: str | None,
+    corpus: str | None,
+    window: bool,
+    others: bool,
+    json_out: bool,
+    width: int,
+) -> str:
+    """`--window` or `--through-time` (tui/window_report.py), each printed on its own."""
+    from tui import window_report
+
+    if others or (window and (text is not None or text_file is not None)):
+        raise CharrnnError(
+            "--window and --through-time each print on their own, and --text goes with "
+            "--through-time: leave out --unit, --find-units, --gates and the other of the two"
+        )
+    if window:
+        return window_report.window_report(path, corpus, json_out, width)
+    if text is not None and text_file is not None:
+        raise CharrnnError("give --text or --text-file, not both")
+    if text_file is not None:
+        text = read_passage(Path(text_file))
+    return window_report.through_time_report(path, text, corpus, json_out)
+
+
 def report(
     checkpoint_path: str,
     *,
@@ -405,9 +432,6 @@ def report(
     unit: str | None = None,
     find: bool = False,
     gates: bool = False,
-    window: bool = False,
-    through_time: bool = False,
-    corpus: str | None = None,
     json_out: bool = False,
     color: bool = False,
     width: int = 80,
@@ -417,27 +441,6 @@ def report(
     printed when none of --unit, --find-units, --gates is given (always in --json)."""
     from engine import checkpoint
 
-    if window or through_time:
-        from tui import window_report
-
-        if unit is not None or find or gates or (window and through_time):
-            raise CharrnnError(
-                "--window and --through-time each print on their own: leave out --unit, "
-                "--find-units, --gates and the other of the two"
-            )
-        if window:
-            if text is not None or text_file is not None:
-                raise CharrnnError(
-                    "--window shows the training window: --text goes with --through-time"
-                )
-            return window_report.window_report(checkpoint_path, corpus, json_out, width)
-        if text is not None and text_file is not None:
-            raise CharrnnError("give --text or --text-file, not both")
-        if text_file is not None:
-            text = read_passage(Path(text_file))
-        return window_report.through_time_report(checkpoint_path, text, corpus, json_out)
-    if corpus is not None:
-        raise CharrnnError("--corpus goes with --window or --through-time")
     ckpt = checkpoint.load(checkpoint_path)
     model, params = checkpoint.load_model(ckpt)
     source, state = passage_source(text, text_file, ckpt, model, params)

@@ -25,7 +25,7 @@ BARS = "▁▂▃▄▅▆▇█"
 DECADES = 7  # the log chart's rows: 100% of the last step's size down to 1e-6 of it
 LABEL = 10  # cells of row labels in the chart
 # The log chart's rows, labelled by their top: ‖∂L_T/∂s_t‖ over its size at the last step.
-CHART_LABELS = ("∂L_T ×1", "  ×0.1", "  ×0.01 1%", "  ×1e-3", "  ×1e-4", "  ×1e-5", "  ×1e-6")
+CHART_LABELS = ("∂L_T ×1", "  ×0.1", " ×0.01 1%", "  ×1e-3", "  ×1e-4", "  ×1e-5", "  ×1e-6")
 
 
 # -- numbers -----------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def chart_lines(flow: Flow, layer: int, width: int, cursor: int) -> list[Text]:
     size, steps = column_layout(flow.steps, width, cursor)
 
     def row(label: str, cells: Sequence[str]) -> Text:
-        line = Text(label[:LABEL].ljust(LABEL), no_wrap=True, overflow="ellipsis")
+        line = Text(label[: LABEL - 1].ljust(LABEL), no_wrap=True, overflow="ellipsis")
         for t, cell in zip(steps, cells, strict=True):
             line.append(
                 cell.ljust(size)[:size] if cell_len(cell) <= size else cell,
@@ -338,11 +338,11 @@ def step_detail(flow: Flow, layer: int, t: int, clipping: Clipping | None) -> li
         parts = (
             " (" + ", ".join(f"{n} {sci(lf.last_parts[n][t + 1])}" for n in lf.state_names) + ")"
         )
-    factor = f"factor t → t−1: measured {sci(lf.factor[t])}"
+    factor = f"factor t→t−1: {sci(lf.factor[t])}"
     if lf.analytic is not None:
-        factor += f" · at most ‖Whhᵀdiag(1−h_t²)‖ = {sci(lf.analytic[t])}"
+        factor += f" (bound ‖Whhᵀdiag(1−h_t²)‖ {sci(lf.analytic[t])})"
     if t == 0:
-        factor += f" · reaches the start state: {percent(lf.relative[0])}"
+        factor += f" · start state {percent(lf.relative[0])}"
     reach = "the whole window" if lf.horizon >= flow.steps else f"{lf.horizon} steps back"
     lines = [
         f"t = {t} · reads {visible(flow.inputs[t])} · target {visible(flow.targets[t])} · "

@@ -105,21 +105,21 @@ class InspectScreen(Screen[None]):
             "view('window')",
             "Window",
             id="inspect.window",
-            tooltip="The training window: input characters over targets, the pointer p, resets",
+            tooltip="The training window: inputs over targets, the pointer p, resets",
         ),
         Binding(
             "b",
             "view('through')",
             "Through time",
             id="inspect.through",
-            tooltip="Backpropagation through time: the gradient at each step of the window",
+            tooltip="Backpropagation through time: the gradient at each step",
         ),
         Binding(
             "enter",
             "chain",
             "Chain rule",
             id="inspect.chain",
-            tooltip="The chain rule at the chosen step, for one unit, in numbers",
+            tooltip="The chain rule at the chosen step, one unit, in numbers",
         ),
         Binding(
             "l", "next_layer", "Next layer", id="inspect.layer", tooltip="Next layer (b, Enter)"
@@ -465,7 +465,8 @@ class InspectScreen(Screen[None]):
             self._say("m changes the stream of the window (w) and through-time (b) views")
 
     def action_keys(self) -> None:
-        self.app.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
+        shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
+        self.app.push_screen(HelpScreen(shown))
 
     def action_step(self) -> None:
         if self.on_step is None:
