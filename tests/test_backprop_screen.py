@@ -256,14 +256,14 @@ def snapshot_host(monkeypatch, no_color: bool) -> Host:
 
 @pytest.mark.parametrize("no_color", [False, True], ids=["ansi", "no-color"])
 @pytest.mark.parametrize(
-    "keys",
+    "presses",
     [("w",), ("b", "left", "left"), ("b", "left", "enter")],
     ids=["window", "through-time", "chain-rule"],
 )
-def test_backprop_view_snapshots(snap_compare, monkeypatch, no_color, keys) -> None:
+def test_backprop_view_snapshots(snap_compare, monkeypatch, no_color, presses) -> None:
     async def run_before(pilot) -> None:
         await pilot.pause()
-        await keys(pilot, *keys)
+        await keys(pilot, *presses)
         await pilot.pause()
 
     app = snapshot_host(monkeypatch, no_color)

@@ -139,7 +139,7 @@ class BackpropViews:
         detail = [
             "each target is the next input: read the target row one place to the left",
             f"never a target at T = {w.seq_length}: each lane's first character and its last "
-            f"{never_targets(w):,}",
+            f"{never_targets(w):,} (░)",
             f". trains {'the next' if w.taken else 'this'} window: watch p move by T · b: its "
             "gradient through time",
             clipping_line(record.clipping) + (" (did)" if w.taken else " (will do)"),

@@ -102,18 +102,24 @@ def window_head(window: Window) -> list[str]:
         f"{which} · iteration {window.iteration:,} · epoch {window.epoch}",
         f"T = {window.seq_length} characters from p = {window.position:,} {lanes} · each step: "
         "p += T",
-        f"state: {window.reason} · {window.state_size:,} numbers a stream ({layers}{names}: "
-        f"{window.hidden})",
+        f"state: {window.reason}",
+        f"carried state: {window.state_size:,} numbers a stream ({layers}{names}: {window.hidden})",
     ]
 
 
 def corpus_bar(window: Window, stream: int, width: int) -> str:
-    """The training text as a bar: ┼ between lanes, █ where this stream's window is."""
+    """The training text as a bar: ┼ between lanes, ░ over the characters at the end of each
+    lane that are never a target, █ where this stream's window is."""
     cells = max(width - 2, 4)
     n = max(window.corpus, 1)
     bar = ["─"] * cells
-    for lane in range(1, window.batch):
-        bar[min(int(lane * window.lane / n * cells), cells - 1)] = "┼"
+    lost = never_targets(window)
+    for lane in range(1, window.batch + 1):
+        end = lane * window.lane
+        for i in range(int((end - lost) / n * cells), min(int(end / n * cells), cells)):
+            bar[i] = "░"
+        if lane < window.batch:
+            bar[min(int(end / n * cells), cells - 1)] = "┼"
     start = window.stream(stream).start
     first = min(int(start / n * cells), cells - 1)
     last = min(max(int((start + window.seq_length) / n * cells), first), cells - 1)
@@ -164,7 +170,7 @@ def render_window(window: Window, clipping: Clipping | None, width: int = 80) ->
     lost = never_targets(window)
     lines.append(
         f"never a target at T = {window.seq_length}: the first character of each lane and "
-        f"its last {lost:,} (the pointer wraps first)"
+        f"its last {lost:,} (░: the pointer wraps first)"
     )
     if clipping is not None:
         lines.append(clipping_line(clipping) + " (the window's summed gradient)")
