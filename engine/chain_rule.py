@@ -293,7 +293,7 @@ def finite_difference(wp: WindowPass, param: str, index: tuple[int, ...]) -> flo
     losses = []
     for delta in (FD_STEP, -FD_STEP):
         array[index] = old + delta
-        losses.append(wp._forward()[0].loss)
+        losses.append(wp.forward()[0].loss)
     array[index] = old
     return (losses[0] - losses[1]) / (2 * FD_STEP)
 

@@ -71,7 +71,7 @@ class WindowPass:
             for m in replay.masks
         ]
         self.steps = len(self.inputs)
-        fwd, _ = self._forward()
+        fwd, _ = self.forward()
         self.probs = fwd.probs[:, 0].copy()  # (T, V): backward overwrites fwd.probs
         picked = self.probs[np.arange(self.steps), self.targets[:, 0]]
         self.loss = -np.log(picked)  # (T,) nats
@@ -88,7 +88,9 @@ class WindowPass:
         self.dhs_last = [d[:, 0] for d in self._last_step_dhs()]
         self.carried = [self._state_gradients(i) for i in range(len(model.cells))]
 
-    def _forward(self) -> tuple[Forward, list[State]]:
+    def forward(self) -> tuple[Forward, list[State]]:
+        """The window run again in float64 from its start state with its dropout masks, on
+        the weights in `self.params` as they are now (the weight check changes one)."""
         return self.model.forward(
             self.params, self.inputs, self.targets, self.start, masks=self.masks
         )
@@ -104,7 +106,7 @@ class WindowPass:
     def _last_step_dhs(self) -> list[np.ndarray]:
         """d L_T / d each layer's outputs: the model's backward pass from the last step's
         output gradient alone (p − onehot at step T−1, zero before)."""
-        fwd, _ = self._forward()
+        fwd, _ = self.forward()
         dlogits = np.zeros_like(fwd.probs)
         dlogits[-1] = fwd.probs[-1]
         dlogits[-1, 0, self.targets[-1, 0]] -= 1

@@ -82,6 +82,14 @@ async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
         )
         await wait_for(pilot, lambda: app.screen.stats is not None)
         assert app.screen.stats.iteration == stepped.stats["iteration"]
+        # the step's window travels in the snapshot file: this viewer shows the run's own
+        await press(pilot, "w")
+        await wait_for(pilot, lambda: app.screen.view == "window")
+        shown = app.screen.backprop.record.window
+        assert shown.taken and shown.to_dict() == stepped.stats["window"]
+        await press(pilot, "b")
+        await wait_for(pilot, lambda: app.screen.view == "through")
+        assert app.screen.backprop.measured()[1].inputs == shown.streams[0].inputs
         await press(pilot, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))
         await press(pilot, "plus")

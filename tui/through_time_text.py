@@ -24,6 +24,12 @@ WINDOW_DOCS = "docs/learn.md#the-window-view-w-how-min-char-rnn-feeds-its-data"
 BARS = "▁▂▃▄▅▆▇█"
 DECADES = 7  # the log chart's rows: 100% of the last step's size down to 1e-6 of it
 LABEL = 10  # cells of row labels in the chart
+# Where each built-in cell's backward pass is written as the chain-rule view lays it out.
+BACKWARD_SOURCES = {
+    "rnn": "min-char-rnn's backward loop (engine/cells/textbook/rnn.py)",
+    "lstm": "the textbook LSTM's backward (engine/cells/textbook/lstm.py)",
+    "gru": "the textbook GRU's backward (engine/cells/textbook/gru.py)",
+}
 # The log chart's rows, labelled by their top: ‖∂L_T/∂s_t‖ over its size at the last step.
 CHART_LABELS = ("∂L_T ×1", "  ×0.1", " ×0.01 1%", "  ×1e-3", "  ×1e-4", "  ×1e-5", "  ×1e-6")
 
@@ -60,6 +66,18 @@ def glyph(level: float) -> str:
     if level <= 0:
         return " "
     return BARS[min(int(level * len(BARS)), len(BARS) - 1)]
+
+
+def clipping_short(c: Clipping) -> str:
+    """What clipping did, in a few words: ±5 changed 2 of 25,175 · norm 7.1 × 0.7 · none."""
+    parts = []
+    if c.clip > 0:
+        parts.append(f"±{c.clip:g} changed {c.changed:,} of {c.elements:,}")
+    if c.clip_norm > 0:
+        parts.append(
+            f"norm {c.norm:.3g} × {c.scale:.3g}" if c.scale < 1 else f"norm {c.norm:.3g} kept"
+        )
+    return " · ".join(parts) or "none"
 
 
 def clipping_line(c: Clipping) -> str:
@@ -357,7 +375,8 @@ def step_detail(flow: Flow, layer: int, t: int, clipping: Clipping | None) -> li
         f"‖∂L_T/∂s_t‖ = {sci(lf.last[t + 1])}{parts}: {percent(lf.relative[t + 1])} of its size "
         f"at the last step, {back} back",
         factor,
-        f"horizon (≥ 1%): {reach}" + (" · " + clipping_line(clipping) if clipping else ""),
+        f"horizon (≥ 1%): {reach}"
+        + (f" · clipping: {clipping_short(clipping)}" if clipping else ""),
         "bars: L_t and ‖∂L/∂h_t‖ to scale; ‖∂L_T/∂s_t‖ (last loss alone) in decades",
         f"Enter: the chain rule here · {DOCS_ANCHOR}",
     ]
@@ -385,6 +404,12 @@ def chain_lines(step: ChainStep) -> list[str]:
         )
         lines += [f"  {eq}" for eq in step.equations]
     lines.append(" · ".join(f"{name} {sci(value)}" for name, value in step.norms))
+    source = BACKWARD_SOURCES.get(step.cell.removeprefix("textbook-"))
+    if source:
+        lines += [
+            "",
+            f"each line is {source}, for every unit at once: here unit {step.unit}'s share",
+        ]
     return lines
 
 
