@@ -408,7 +408,8 @@ def chain_lines(step: ChainStep) -> list[str]:
     if source:
         lines += [
             "",
-            f"each line is {source}, for every unit at once: here unit {step.unit}'s share",
+            f"each line is {source},",
+            f"for every unit at once; the numbers are unit {step.unit}'s",
         ]
     return lines
 
