@@ -192,7 +192,12 @@ class WindowPass:
         """‖Whhᵀ·diag(1 − h_t²)‖₂ at each step: dhnext = Whhᵀ dhraw = Whhᵀ (1 − h_t²) ⊙ dh."""
         whh_t = self.model.layer_params(self.params, layer)["Whh"].T
         h = self.acts[layer]["h"]
-        return np.array([np.linalg.norm(whh_t * (1 - h_t * h_t), 2) for h_t in h])
+        return np.array([_spectral_norm(whh_t * (1 - h_t * h_t)) for h_t in h])
+
+
+def _spectral_norm(m: np.ndarray) -> float:
+    """The largest singular value; NaN for a matrix with inf or NaN in it (diverged)."""
+    return float(np.linalg.norm(m, 2)) if np.isfinite(m).all() else float("nan")
 
 
 def horizon(last: np.ndarray, fraction: float = HORIZON_FRACTION) -> int:

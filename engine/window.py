@@ -211,6 +211,7 @@ def next_window(trainer: Trainer) -> WindowRecord:
     ids = stream.window_ids(window.position)
     state = model.zero_state(config.batch) if window.reset else trainer.state
     rng = copy.deepcopy(trainer.rng)
-    _, grads, _ = model.loss_and_grads(trainer.params, ids[:-1], ids[1:], state, rng)
+    with np.errstate(all="ignore"):  # a diverged model's gradient is shown as it is
+        _, grads, _ = model.loss_and_grads(trainer.params, ids[:-1], ids[1:], state, rng)
     replay = replay_of(window, stream, trainer.params, trainer.state, masks)
     return WindowRecord(window, replay, clipping_of(config, grads))

@@ -279,3 +279,15 @@ def test_an_old_snapshot_without_windows_says_so(classic) -> None:
     views = BackpropViews(old)
     assert views.window_view(78).header == NO_WINDOW
     assert views.through_view(78).header == NO_WINDOW
+
+
+async def test_a_diverged_model_is_drawn_not_raised(classic) -> None:
+    trainer = copy.deepcopy(classic)
+    trainer.params["l0.Whh"][...] = np.inf  # as after a divergence
+    app = Host(trainer)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_screen(pilot)
+        await keys(pilot, "b", "left", "enter")
+        assert screen.view == "chain" and "not numbers: the model diverged" in screen_text(app)
+        await keys(pilot, "escape", "w")
+        assert screen.view == "window"

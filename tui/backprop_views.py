@@ -85,9 +85,10 @@ class BackpropViews:
         key = (record.window.taken, self.column)
         if key not in self._measured:
             config, vocab = self.snapshot.config, self.snapshot.vocab
-            wp = WindowPass(config, len(vocab), record.replay, self.column)
-            stream = record.window.streams[self.column].stream
-            self._measured[key] = (wp, wp.flow(stream, vocab))
+            with np.errstate(all="ignore"):  # a diverged model's inf and NaN are drawn blank
+                wp = WindowPass(config, len(vocab), record.replay, self.column)
+                stream = record.window.streams[self.column].stream
+                self._measured[key] = (wp, wp.flow(stream, vocab))
         return self._measured[key]
 
     def step(self) -> int:
@@ -164,7 +165,8 @@ class BackpropViews:
 
     def chain(self) -> ChainStep:
         wp, _ = self.measured()
-        return chain_step(wp, self.layer, self.step(), self.chain_unit(), self.snapshot.vocab)
+        with np.errstate(all="ignore"):
+            return chain_step(wp, self.layer, self.step(), self.chain_unit(), self.snapshot.vocab)
 
     def chain_view(self) -> Drawn:
         if self.record is None:

@@ -102,7 +102,10 @@ class Scale:
     name: str  # e.g. "−1 … +1"
 
     def fraction(self, value: float) -> float:
-        return min(max((value - self.lo) / (self.hi - self.lo), 0.0), 1.0)
+        """Where `value` sits on the scale, 0 … 1; a value that is not a number (a diverged
+        model's) sits at 0."""
+        x = (value - self.lo) / (self.hi - self.lo)
+        return min(x, 1.0) if x > 0 else 0.0
 
     def bar(self, value: float) -> str:
         return BARS[min(int(self.fraction(value) * len(BARS)), len(BARS) - 1)]

@@ -62,8 +62,8 @@ def log_level(fraction: float, decades: int = DECADES) -> float:
 
 
 def glyph(level: float) -> str:
-    """One cell's bar for 0 … 1 (blank at 0)."""
-    if level <= 0:
+    """One cell's bar for 0 … 1 (blank at 0, and for a value that is not a number)."""
+    if not level > 0:
         return " "
     return BARS[min(int(level * len(BARS)), len(BARS) - 1)]
 
@@ -417,6 +417,8 @@ def chain_lines(step: ChainStep) -> list[str]:
 def check_lines(step: ChainStep) -> list[str]:
     c = step.check
     ok = "they agree" if c.rel_error < 1e-5 else "they DISAGREE"
+    if not (math.isfinite(c.analytic) and math.isfinite(c.numeric)):
+        ok = "not numbers: the model diverged"
     part = "" if c.this_step is None else f"; step t adds {sci(c.this_step)}"
     return [
         f"check dL/d{c.label}, summed over the window{part}:",
