@@ -83,9 +83,9 @@ def _top_terms(wp: WindowPass, layer: int, t: int, j: int, vocab: Vocab) -> list
     p, target = wp.probs[t], int(wp.targets[t, 0])
     best = int(np.argmax(p))
     label = lambda i: SHOWN.get(vocab.chars[i], vocab.chars[i])  # noqa: E731
-    numbers = f"dy[{label(target)}] = {p[target]:.3f} − 1 = {p[target] - 1:.3f}"
+    numbers = f"dy[{label(target)}] = {p[target]:.3f}−1 = {p[target] - 1:.3f}"
     if best != target:
-        numbers += f" · top: dy[{label(best)}] = {p[best]:.3f}"
+        numbers += f" · top dy[{label(best)}] = {p[best]:.3f}"
     return [Term("dy", "dy = p − onehot(target)", numbers, float(p[target] - 1))]
 
 

@@ -204,7 +204,7 @@ def test_dy_is_p_minus_onehot_at_the_target() -> None:
     dy = next(t for t in step.terms if t.name == "dy")
     target = int(wp.targets[2, 0])
     assert dy.value == pytest.approx(wp.probs[2, target] - 1)
-    assert f"dy[{VOCAB.chars[target]}] = {wp.probs[2, target]:.3f} − 1" in dy.numbers
+    assert f"dy[{VOCAB.chars[target]}] = {wp.probs[2, target]:.3f}−1" in dy.numbers
 
 
 @pytest.mark.parametrize("config", CHAIN_CELLS, ids=lambda c: f"{c.cell}-{c.layers}")

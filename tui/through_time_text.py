@@ -209,7 +209,7 @@ def flow_title(flow: Flow, cell: str, source: str) -> list[str]:
 
 def horizon_line(lf: LayerFlow, steps: int) -> str:
     reach = (
-        f"all {steps} steps back, into the carried state"
+        f"all {steps} steps back, to the state it began from"
         if lf.horizon >= steps
         else f"{lf.horizon} steps back"
     )
@@ -231,7 +231,7 @@ def table_rows(flow: Flow, lf: LayerFlow) -> list[str]:
     for i in range(flow.steps + 1):
         t = i - 1
         if t < 0:
-            row = f"{'start':>5} {'(carried state)':>28}"
+            row = f"{'start':>5} {'(the state it began from)':>28}"
         else:
             x, y = visible(flow.inputs[t]), visible(flow.targets[t])
             row = f"{t:>5} {x:>3} {y:>3} {flow.loss[t]:>6.3f} {sci(lf.grad_h[t]):>10}"
@@ -406,11 +406,7 @@ def chain_lines(step: ChainStep) -> list[str]:
     lines.append(" · ".join(f"{name} {sci(value)}" for name, value in step.norms))
     source = BACKWARD_SOURCES.get(step.cell.removeprefix("textbook-"))
     if source:
-        lines += [
-            "",
-            f"each line is {source},",
-            f"for every unit at once; the numbers are unit {step.unit}'s",
-        ]
+        lines.append(f"each line is {source}")
     return lines
 
 
