@@ -38,7 +38,6 @@ from tui.runs.session import Call, Session
 
 COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Inspect, Step)
 MAX_BACKLOG = 4 << 20  # bytes queued for one viewer before it is dropped as too slow
-STATUS_INTERVAL = 2.0  # seconds between run.json updates
 assert all(cls.__name__ in MESSAGE_TYPES for cls in COMMANDS)
 
 
@@ -112,7 +111,7 @@ class RunServer:
 
     async def serve(self) -> ExitReport:
         self.loop = loop = asyncio.get_running_loop()
-        self.session.post = self._broadcast
+        self.session.subscribe(self._broadcast)
         server = await self._listen()
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self.session.send, Stop(save=True))
