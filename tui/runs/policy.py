@@ -23,11 +23,11 @@ from engine.errors import CharrnnError
 from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
-from tui.runs.metrics import train_record, val_record
+from tui.runs.metrics import history_records, train_record, val_record
 from tui.runs.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.runs.rundir import RunDir
-from tui.runs.status import RunStatus
 from tui.runs.save_target import check_save_target
+from tui.runs.status import RunStatus
 
 HISTORY_POINTS = 300  # points of past loss handed to a viewer's sparkline
 STATUS_INTERVAL = 2.0  # seconds between run.json updates while training
@@ -106,9 +106,12 @@ class RunPolicy:
     # -- run.json ---------------------------------------------------------------------------
 
     def begin(self, trainer: Trainer, corpus: str, preset: str | None, detached: bool) -> None:
-        """Say in run.json that this run is live, what it trains and who runs it."""
+        """Say in run.json that this run is live, what it trains and who runs it. A resumed
+        run starting a run directory of its own first writes the checkpoint's history into
+        metrics.jsonl: the curves view and compare then show the whole run."""
         if self.run_dir is None:
             return
+        self._write_history(trainer)
         self.status = RunStatus(
             pid=os.getpid(),
             corpus=corpus,
@@ -133,6 +136,25 @@ class RunPolicy:
         if self.status is not None:
             self.status.state, self.status.reason = state, reason
             self._write_status(trainer)
+
+    def _write_history(self, trainer: Trainer) -> None:
+        history = trainer.history
+        # Nothing to add where the records already are (`d` resumes in its own directory),
+        # nor a history that does not reach back to iteration 0 (cut short in an old file).
+        if not trainer.iteration or history.iterations != trainer.iteration:
+            return
+        if self.run_dir is None or self.run_dir.metrics.exists():
+            return
+        self._metrics[:0] = history_records(
+            history.values(),
+            trainer.val_history,
+            trainer.config,
+            len(trainer.vocab),
+            self.settings.metrics_every,
+            block=history.block,
+            iterations=trainer.iteration,
+        )
+        self.flush_records()
 
     def _write_status(self, trainer: Trainer) -> None:
         status = self.status
