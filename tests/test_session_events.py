@@ -3,10 +3,12 @@ Nothing reassigns a session's post target from outside."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from console_support import make_session
 
 from tui.links import InProcessLink, SessionEvent
-from tui.runs.protocol import Notice, Saved, Stop, Welcome
+from tui.runs.protocol import MESSAGE_TYPES, Command, Event, Notice, Saved, Stop, Welcome
 from tui.runs.server import RunServer
 
 
@@ -42,3 +44,9 @@ async def test_the_server_broadcasts_beside_the_sessions_own_subscriber(tmp_path
     report = await RunServer(session, session.run_dir).serve()  # type: ignore[arg-type]
     assert report.saved == [session.run_dir.latest]  # type: ignore[union-attr]
     assert any(isinstance(e, Saved) and e.reason == "exit" for e in own)
+
+
+def test_every_message_is_a_command_or_an_event():
+    commands, events = set(get_args(Command)), set(get_args(Event))
+    assert not commands & events
+    assert commands | events == set(MESSAGE_TYPES.values())

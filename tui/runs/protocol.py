@@ -177,7 +177,15 @@ class Loaded:
 
 
 Event = (
-    Welcome | Progress | SampleReady | Notice | PausedChanged | TemperatureChanged | Saved | Loaded
+    Welcome
+    | Progress
+    | SampleReady
+    | Notice
+    | PausedChanged
+    | TemperatureChanged
+    | Saved
+    | Loaded
+    | SnapshotReady
 )
 
 MESSAGE_TYPES: dict[str, type] = {

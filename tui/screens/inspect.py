@@ -2,8 +2,9 @@
 saturated the gates are, and (while paused) what one training step does to each parameter.
 
 It reads only a `Snapshot` (copies of the weights): training may go on meanwhile. The host
-app gives it an `on_step` callback for `.`, and calls `show_step(stats, snapshot)` when the
-step is done (from a worker thread: through `app.call_from_thread`).
+app gives it an `on_step` callback for `.`, which asks the run for one step or says at once
+why it cannot, and calls `show_step(stats, snapshot)` when the run's SnapshotReady event
+for that step arrives (on the app's own thread, as every run event does).
 """
 
 from __future__ import annotations
