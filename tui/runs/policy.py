@@ -81,7 +81,14 @@ def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
         history=[float(x) for x in history],
         val_loss=trainer.last_val_loss,
         best_val_loss=trainer.best_val_loss,
+        val_iteration=validated_at(trainer),
     )
+
+
+def validated_at(trainer: Trainer) -> int | None:
+    """The iteration count (iterations trained, as the status line counts) when the latest
+    held-out loss was measured: evaluation k follows step k, so it is k + 1."""
+    return trainer.val_history[-1][0] + 1 if trainer.val_history else None
 
 
 class RunPolicy:

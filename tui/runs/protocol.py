@@ -87,6 +87,7 @@ class TrainerInfo:
     history: list[float]  # finite nats/char per point, already downsampled for the sparkline
     val_loss: float | None = None  # latest held-out nats/char, when the model has a split
     best_val_loss: float | None = None
+    val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Progress:
     chars_per_s: float
     elapsed: float
     val_loss: float | None = None
+    val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
 
 
 @dataclass

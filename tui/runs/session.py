@@ -34,6 +34,7 @@ from tui.runs.policy import (
     RunSettings,
     quiet_overflow,
     trainer_info,
+    validated_at,
     validation_note,
 )
 from tui.runs.protocol import (
@@ -322,6 +323,7 @@ class Session:
                     chars_per_s=self._pending_chars / seconds,
                     elapsed=self.trainer.elapsed,
                     val_loss=self.trainer.last_val_loss,
+                    val_iteration=validated_at(self.trainer),
                 )
             )
             self._pending = []  # a new list: the event keeps the old one
