@@ -273,7 +273,7 @@ def test_d_continues_in_the_background_to_the_same_iteration_and_save(tmp_path, 
     """A console started with --iters and --save, moved to the background with d, stops at
     the same iteration and writes the same --save, bit for bit, as the run without d."""
     flags = ["blog_sample", "--hidden", "8", "--seq-length", "8", "--layers", "2",
-             "--dropout", "0.1", "--sample-every", "50", "--iters", "400"]  # fmt: skip
+             "--dropout", "0.1", "--sample-every", "50", "--iters", "3000"]  # fmt: skip
     straight, moved = tmp_path / "straight.npz", tmp_path / "moved.npz"
     assert main(["train", *flags, "--headless", "--save", str(straight)]) == 0
 
@@ -293,13 +293,34 @@ def test_d_continues_in_the_background_to_the_same_iteration_and_save(tmp_path, 
     try:
         assert train_command.train(args) == 0  # the console, then the background run
         detached_at = checkpoint.load(run_dir.latest).iteration
-        assert 30 < detached_at < 400
+        assert 30 < detached_at < 3000
         wait_until(lambda: read_status(run_dir)["state"] != "live", "the run to finish", 120)
     finally:
         stop_run(run_dir)
     assert read_status(run_dir)["state"] == "finished"
     want, got = checkpoint.load(straight), checkpoint.load(moved)
-    assert got.iteration == want.iteration == 400
-    assert checkpoint.load(run_dir.latest).iteration == 400
+    assert got.iteration == want.iteration == 3000
+    assert checkpoint.load(run_dir.latest).iteration == 3000
     for name, weights in want.group("param/").items():
         np.testing.assert_array_equal(got.group("param/")[name], weights, err_msg=name)
+
+
+def test_d_at_the_end_of_iters_saves_and_starts_no_background_run(tmp_path, monkeypatch, capsys):
+    async def detach_when_paused_at_iters(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.run_state == "paused")
+        await press(pilot, "d")
+
+    def run_headless(self: ConsoleApp):
+        return super(ConsoleApp, self).run(
+            headless=True, size=SIZE, auto_pilot=detach_when_paused_at_iters
+        )
+
+    monkeypatch.setattr(ConsoleApp, "run", run_headless)
+    monkeypatch.setattr(train_command, "require_terminal", lambda instead: None)
+    saved, run_dir = tmp_path / "m.npz", RunDir(tmp_path / "run")
+    args = TrainArgs.parse(["blog_sample", *TINY_FLAGS, "--iters", "60", "--save", str(saved),
+                            "--run-dir", str(run_dir.path)])  # fmt: skip
+    assert train_command.train(args) == 0
+    assert checkpoint.load(saved).iteration == checkpoint.load(run_dir.latest).iteration == 60
+    assert read_status(run_dir)["state"] == "stopped" and not run_dir.log.exists()
+    assert f"saved iteration 60 to {saved}" in capsys.readouterr().err

@@ -75,7 +75,8 @@ def test_a_run_moved_elsewhere_gets_what_remains_of_iters_and_keeps_save() -> No
     assert moved.temperature == 0.5  # as the run samples now
     assert moved.changes == ()  # the checkpoint holds the model and schedule as trained
     assert args.continued(latest, 93, stop_at=None, temperature=1.0).iters is None
-    assert args.continued(latest, 93, stop_at=90, temperature=1.0).iters == 0
+    assert args.continued(latest, 93, stop_at=93, temperature=1.0).iters == 0  # at the budget
+    assert args.continued(latest, 93, stop_at=90, temperature=1.0).iters is None  # trained past
 
 
 def test_the_background_process_gets_the_users_flags_and_the_run_dir() -> None:

@@ -32,10 +32,13 @@ def run_console(args: TrainArgs, trainer: Trainer, settings: RunSettings, rundir
         # The worker never finished (it should have): save from here, it is idle now.
         report = RunPolicy(rundir, settings, lambda event: None).exit_save(session.trainer)
     if app.outcome == "detach" and rundir.latest in report.saved:
+        # `d`: the state was saved between two steps; a background run resumes it exactly,
+        # unless the run is at its --iters already (and saved, as it would end).
         moved = args.continued(
-            rundir.latest, report.iteration, session.pause_at, session.temperature
+            rundir.latest, report.iteration, settings.stop_at, session.temperature
         )
-        return launch(moved, rundir)
+        if moved.iters != 0:
+            return launch(moved, rundir)
     return exit_status(report, args.corpus, app.return_code or 0)
 
 

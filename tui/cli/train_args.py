@@ -96,10 +96,15 @@ class TrainArgs:
         The checkpoint holds the model and its schedule as trained (a checkpoint loaded in
         the console too), so the hyper-parameter flags are left out: they could only
         conflict with it. --iters counts from where a run starts, so the new process gets
-        what remains of the budget (`stop_at`, the absolute iteration, None for no limit).
-        Everything else (--save, --force, --sample-every, --autosave-minutes, ...) is kept,
-        with the temperature the run samples at now."""
-        remaining = None if stop_at is None else max(stop_at - iteration, 0)
+        what remains of the budget (`stop_at`, the absolute iteration): 0 at the budget, no
+        limit once the user has trained past it. Everything else (--save, --force,
+        --sample-every, --autosave-minutes, ...) is kept, with the temperature the run
+        samples at now."""
+        over = stop_at is None or iteration > stop_at
         return dataclasses.replace(
-            self, resume=str(state), iters=remaining, temperature=temperature, changes=()
+            self,
+            resume=str(state),
+            iters=None if over else stop_at - iteration,
+            temperature=temperature,
+            changes=(),
         )
