@@ -135,7 +135,22 @@ class Option:
                 kwargs["nargs"] = "?" if self.optional_positional else "+"
             group.add_argument(self.dest, **kwargs)
         else:
-            group.add_argument("--" + self.dest.replace("_", "-"), dest=dest or self.dest, **kwargs)
+            group.add_argument(self.flag_name, dest=dest or self.dest, **kwargs)
+
+    @property
+    def flag_name(self) -> str:
+        return "--" + self.dest.replace("_", "-")
+
+    def to_argv(self, value: Any) -> list[str]:
+        """The arguments that parse back to `value`: none for the default, a flag's name when
+        it is on, `--name=value` (a value may start with '-'), or a positional's value."""
+        if value == self.default or (self.flag and not value):
+            return []
+        if self.flag:
+            return [self.flag_name]
+        if self.positional:
+            return [str(value)]
+        return [f"{self.flag_name}={value}"]
 
 
 # The hyper-parameters: each overrides the --preset's value (dest hp_<field>).
@@ -222,7 +237,13 @@ class CommandSpec:
     options: tuple[str, ...] = ()  # names in OPTIONS
     groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (title, description, names)
     hyper_parameters: tuple[str, ...] = ()  # Config fields offered as flags
+    hyper_parameter_note: str = ""  # the description of their group
     epilog: str | None = None  # printed as written after the options
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """Every option in OPTIONS this command takes, grouped or not (hyper-parameters aside)."""
+        return self.options + tuple(name for _, _, names in self.groups for name in names)
 
 
 RESUME_NOTE = (
@@ -242,6 +263,7 @@ COMMANDS: dict[str, CommandSpec] = {
         groups=(("console options (ignored with --headless)", "",
                  ("autosave_minutes", "fps", "theme")),),
         hyper_parameters=ALL_HYPER_PARAMETERS,
+        hyper_parameter_note=RESUME_NOTE,
         epilog="presets:\n" + "\n".join(f"  {n:<9} {d}" for n, (_, d) in PRESETS.items()),
     ),
     "sample": CommandSpec(
@@ -260,6 +282,7 @@ COMMANDS: dict[str, CommandSpec] = {
         "the classic preset's values.",
         options=("cell_file", "debug"),
         hyper_parameters=("cell", "layers", "embedding", "dropout"),
+        hyper_parameter_note="Each replaces the classic preset's value in the model checked.",
     ),
     "cell": CommandSpec(
         help="start a cell of your own: `cell new NAME` writes NAME.py",
@@ -347,7 +370,7 @@ def build_parser() -> Parser:
             for option in names:
                 OPTIONS[option].add_to(group)
         if spec.hyper_parameters:
-            group = sub.add_argument_group("model and optimiser", RESUME_NOTE)
+            group = sub.add_argument_group("model and optimiser", spec.hyper_parameter_note)
             for field in spec.hyper_parameters:
                 hp[field].add_to(group, dest=HP_PREFIX + field)
     return parser
