@@ -118,6 +118,12 @@ def test_every_command_has_help(capsys, command: list[str]) -> None:
     assert status == 0 and "usage: charrnn" in out
 
 
+def test_gradcheck_help_offers_only_what_gradcheck_takes(capsys) -> None:
+    status, out, _ = run_exit(capsys, "gradcheck", "--help")
+    assert status == 0 and "--cell" in out and "--dropout" in out
+    assert "--preset" not in out and "--resume" not in out  # flags of train, not of gradcheck
+
+
 def test_a_corpus_path_works(capsys, tmp_path: Path) -> None:
     corpus = tmp_path / "poem.txt"
     corpus.write_text("ünïcödé text is fine here, with more than enough characters.\n")

@@ -380,3 +380,25 @@ async def test_i_inspects_the_weights_and_dot_takes_exactly_one_step(tmp_path):
         await wait_for(pilot, lambda: app.status.iteration == before + 1)
         await press(pilot, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))
+
+
+async def test_dot_while_training_runs_says_at_once_why_it_cannot_step(tmp_path):
+    from textual.widgets import Static
+
+    from tui.links import SessionEvent
+    from tui.runs.protocol import Notice
+    from tui.screens.inspect import InspectScreen
+
+    app = make_app(tmp_path / "run", sample_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration > 20)
+        await press(pilot, "i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
+        message = app.screen.query_one("#inspect-message", Static)
+        await press(pilot, "full_stop")  # no Esc: the inspect screen itself says why
+        await wait_for(pilot, lambda: "needs a paused run" in str(message.content))
+        assert app.screen.stats is None and not app.session.paused  # nothing stepped, or paused
+        # The run's own refusals (another viewer resumed it, say) reach this screen too.
+        app.post_message(SessionEvent(Notice("the run refused the step", "warning")))
+        await wait_for(pilot, lambda: "the run refused the step" in str(message.content))
+        assert isinstance(app.screen, InspectScreen)

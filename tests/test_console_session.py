@@ -23,6 +23,12 @@ from tui.runs.protocol import Pause, Progress, Sample, SampleReady, Saved, Stop
 from tui.widgets.loss_panel import PLOT_INTERVAL, WINDOW
 
 
+def status_row(app) -> str:
+    """The status line's first row as it is on screen (80x24): what a user reads."""
+    rows = [strip.text for strip in app.screen._compositor.render_strips()]
+    return next(row for row in rows if " iter " in row)
+
+
 def run_session(tmp_path, seconds: float, **settings):
     """Run a Session in a plain thread for `seconds`, collecting what it posts."""
     posted: list = []
@@ -200,6 +206,24 @@ async def test_validation_shows_in_the_status_line_and_keeps_the_best_model(tmp_
     assert best.config.cell == "gru"
     evaluated = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert any("val_loss" in record for record in evaluated)
+
+
+async def test_the_status_line_says_when_the_held_out_loss_was_measured(tmp_path):
+    name, text = corpora.load("blog_sample")
+    config = TINY.replace(val_fraction=0.2, eval_every=10**6)  # evaluated after step 0 only
+    trainer = Trainer(config, text, corpus_name=name)
+    for _ in range(50):
+        trainer.step()
+    measured = trainer.val_history[-1][1]
+    app = make_app(tmp_path / "run", trainer, start_paused=True, sample_every=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.status.iteration == 50)  # the Welcome
+        shown = f"iter 50 .* val {measured:.3f} @1"
+        await wait_for(pilot, lambda: re.search(shown, status_row(app)))
+        await press(pilot, "space")
+        await wait_for(pilot, lambda: app.status.iteration > 200)  # Progress reports
+        assert f"val {measured:.3f} @1" in status_row(app)  # old, and says so
+        await press(pilot, "space")
 
 
 def test_console_options_parse():

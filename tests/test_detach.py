@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import pytest
-from console_support import SIZE, fill, press, tiny_trainer, wait_for
+from console_support import SIZE, fill, press, wait_for
 from run_support import (
     TINY_FLAGS,
     Viewer,
@@ -27,9 +27,10 @@ from run_support import (
 
 from engine import checkpoint
 from tui.app import ConsoleApp
-from tui.cli.console import ConsoleOptions, move_to_background
+from tui.cli import main
+from tui.cli import train as train_command
+from tui.cli.train_args import TrainArgs
 from tui.links import SocketLink
-from tui.runs.policy import RunSettings
 from tui.runs.protocol import (
     Pause,
     PausedChanged,
@@ -38,10 +39,10 @@ from tui.runs.protocol import (
     SampleReady,
     Saved,
     SnapshotReady,
-    Stop,
     TemperatureChanged,
     Welcome,
 )
+from tui.runs.rundir import RunDir
 from tui.runs.status import read_status
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.inspect import InspectScreen
@@ -276,41 +277,58 @@ def test_runs_lists_live_stopped_and_crashed_runs(tmp_path):
         stop_run(live)
 
 
-async def test_d_moves_the_run_to_the_background_bit_exactly(tmp_path):
-    from console_support import make_session
+def test_d_continues_in_the_background_to_the_same_iteration_and_save(tmp_path, monkeypatch):
+    """A console started with --iters and --save, moved to the background with d, stops at
+    the same iteration and writes the same --save, bit for bit, as the run without d."""
+    flags = ["blog_sample", "--hidden", "8", "--seq-length", "8", "--layers", "2",
+             "--dropout", "0.1", "--sample-every", "50", "--iters", "3000"]  # fmt: skip
+    straight, moved = tmp_path / "straight.npz", tmp_path / "moved.npz"
+    assert main(["train", *flags, "--headless", "--save", str(straight)]) == 0
 
-    from tui.links import InProcessLink
-
-    session = make_session(tmp_path / "run", tiny_trainer(hidden=8), sample_every=0)
-    app = ConsoleApp(InProcessLink(session), session.run_dir)
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.status.iteration > 30)
+    async def detach_once_training(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.status.iteration > 30)
         await press(pilot, "d")
-        await wait_for(pilot, lambda: session.exit_report is not None)
-    assert app.outcome == "detach"
-    moved_at = session.exit_report.iteration
-    run_dir = session.run_dir
-    options = ConsoleOptions(corpus="blog_sample", fps=20, theme="dark")
-    cwd = os.getcwd()
+
+    def run_headless(self: ConsoleApp):
+        return super(ConsoleApp, self).run(
+            headless=True, size=SIZE, auto_pilot=detach_once_training
+        )
+
+    monkeypatch.setattr(ConsoleApp, "run", run_headless)
+    monkeypatch.setattr(train_command, "require_terminal", lambda instead: None)
+    run_dir = RunDir(tmp_path / "run")
+    args = TrainArgs.parse([*flags, "--save", str(moved), "--run-dir", str(run_dir.path)])
     try:
-        os.chdir(tmp_path)  # the background run resolves paths as the user's shell would
-        assert move_to_background(run_dir, RunSettings(sample_every=0), options, 1.0) == 0
-    finally:
-        os.chdir(cwd)
-    try:
-        viewer = Viewer(run_dir)
-        welcome = viewer.next_event()
-        assert welcome.info.iteration >= moved_at  # not one iteration lost
-        viewer.wait_for(lambda e: isinstance(e, Progress) and e.iteration > moved_at + 200)
-        viewer.send(Stop(save=True))
-        viewer.close()
-        wait_until(lambda: not run_dir.socket.exists(), "the run to stop")
+        assert train_command.train(args) == 0  # the console, then the background run
+        detached_at = checkpoint.load(run_dir.latest).iteration
+        assert 30 < detached_at < 3000
+        wait_until(lambda: read_status(run_dir)["state"] != "live", "the run to finish", 120)
     finally:
         stop_run(run_dir)
-    resumed = checkpoint.load(run_dir.latest)
-    assert resumed.iteration > moved_at + 200
-    straight = tiny_trainer(hidden=8)
-    for _ in range(resumed.iteration):
-        straight.step()
-    for name, weights in straight.params.items():
-        np.testing.assert_array_equal(resumed.arrays[f"param/{name}"], weights, err_msg=name)
+    assert read_status(run_dir)["state"] == "finished"
+    want, got = checkpoint.load(straight), checkpoint.load(moved)
+    assert got.iteration == want.iteration == 3000
+    assert checkpoint.load(run_dir.latest).iteration == 3000
+    for name, weights in want.group("param/").items():
+        np.testing.assert_array_equal(got.group("param/")[name], weights, err_msg=name)
+
+
+def test_d_at_the_end_of_iters_saves_and_starts_no_background_run(tmp_path, monkeypatch, capsys):
+    async def detach_when_paused_at_iters(pilot) -> None:
+        await wait_for(pilot, lambda: pilot.app.run_state == "paused")
+        await press(pilot, "d")
+
+    def run_headless(self: ConsoleApp):
+        return super(ConsoleApp, self).run(
+            headless=True, size=SIZE, auto_pilot=detach_when_paused_at_iters
+        )
+
+    monkeypatch.setattr(ConsoleApp, "run", run_headless)
+    monkeypatch.setattr(train_command, "require_terminal", lambda instead: None)
+    saved, run_dir = tmp_path / "m.npz", RunDir(tmp_path / "run")
+    args = TrainArgs.parse(["blog_sample", *TINY_FLAGS, "--iters", "60", "--save", str(saved),
+                            "--run-dir", str(run_dir.path)])  # fmt: skip
+    assert train_command.train(args) == 0
+    assert checkpoint.load(saved).iteration == checkpoint.load(run_dir.latest).iteration == 60
+    assert read_status(run_dir)["state"] == "stopped" and not run_dir.log.exists()
+    assert f"saved iteration 60 to {saved}" in capsys.readouterr().err

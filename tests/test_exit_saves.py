@@ -21,8 +21,10 @@ import corpora
 from engine import checkpoint
 from engine.trainer import Trainer
 from tui.app import ConsoleApp
-from tui.cli.console import ConsoleOptions, run_console
+from tui.cli.console import run_console
+from tui.cli.train_args import TrainArgs
 from tui.runs.protocol import Notice, Stop
+from tui.runs.rundir import RunDir
 
 
 def charrnn(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -117,8 +119,8 @@ def run_console_quitting(monkeypatch, tmp_path: Path, settings, pilot=quit_when_
         return super(ConsoleApp, self).run(headless=True, size=SIZE, auto_pilot=pilot)
 
     monkeypatch.setattr(ConsoleApp, "run", run_headless)
-    options = ConsoleOptions("blog_sample", fps=20, theme="dark")
-    return run_console(tiny_trainer(), settings, tmp_path / "run", options)
+    args = TrainArgs.parse(["blog_sample"])
+    return run_console(args, tiny_trainer(), settings, RunDir(tmp_path / "run").create())
 
 
 def test_a_full_disk_at_console_exit_is_one_error_line_and_exit_1(

@@ -11,7 +11,7 @@ from engine.cells import CELL_TYPES
 from engine.cells.base import has_own_row_step
 from engine.config import Config
 from engine.model import CharModel
-from engine.sampling import SampleSettings, sample_text
+from engine.sampling import SampleSettings, stream_sample
 from engine.vocab import Vocab
 
 TWINS = {"rnn": "textbook-rnn", "lstm": "textbook-lstm", "gru": "textbook-gru"}
@@ -114,6 +114,6 @@ def test_a_textbook_model_samples_what_the_fast_model_samples(fast_name: str) ->
             value *= 40  # weights large enough that the text is far from uniform noise
         settings = SampleSettings(length=60)
         rng = np.random.default_rng(5)
-        texts.append(sample_text(model, params, vocab, settings, rng, prime="the "))
+        texts.append("".join(stream_sample(model, params, vocab, settings, rng, prime="the ")))
     assert texts[0] == texts[1]
     assert len(set(texts[0][4:])) > 3

@@ -51,7 +51,7 @@ from tui.runs.protocol import (
     Welcome,
 )
 from tui.runs.rundir import RunDir
-from tui.runs.session import Session
+from tui.runs.session import STEP_NEEDS_PAUSE, Session
 from tui.screens import ConfirmScreen, HelpScreen, LoadDialog, PrimeDialog, SaveDialog
 from tui.screens.curves import CurvesScreen
 from tui.screens.help import key_label
@@ -163,7 +163,7 @@ class ConsoleApp(App[int]):
             Welcome: self._on_welcome,
             Progress: self._on_progress,
             SampleReady: self._on_sample_ready,
-            Notice: lambda e: self.message_line.show(e.text, e.severity),
+            Notice: self._on_notice,
             PausedChanged: self._on_paused_changed,
             TemperatureChanged: self._on_temperature_changed,
             Saved: self._on_saved,
@@ -234,7 +234,7 @@ class ConsoleApp(App[int]):
         status = self.status
         status.summary, status.corpus = info.summary, info.corpus
         status.iteration, status.elapsed = info.iteration, info.elapsed
-        status.val_loss = info.val_loss
+        status.val_loss, status.val_iteration = info.val_loss, info.val_iteration
         self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss, info.best_val_loss)
 
     def _on_progress(self, event: Progress) -> None:
@@ -242,7 +242,7 @@ class ConsoleApp(App[int]):
         status.iteration = event.iteration
         status.chars_per_s = event.chars_per_s
         status.elapsed = event.elapsed
-        status.val_loss = event.val_loss
+        status.val_loss, status.val_iteration = event.val_loss, event.val_iteration
         self.loss_panel.add(event.losses, event.smooth_loss, event.val_loss)
         self.samples.flush_if_due()
 
@@ -255,6 +255,11 @@ class ConsoleApp(App[int]):
         )
         if event.requested or self.paused:
             self.samples.flush()  # asked for now: show it now, not with the next report
+
+    def _on_notice(self, event: Notice) -> None:
+        self.message_line.show(event.text, event.severity)
+        if isinstance(self.screen, InspectScreen):  # it covers the console's message line
+            self.screen.say(event.text)
 
     def _on_paused_changed(self, event: PausedChanged) -> None:
         self.run_state = "diverged" if event.diverged else "paused" if event.paused else "running"
@@ -358,10 +363,18 @@ class ConsoleApp(App[int]):
                 InspectScreen(
                     snapshot,
                     latest_sample=self.latest_sample or None,
-                    on_step=lambda: self.link.send(Step()),
+                    on_step=self._request_step,
                 )
             )
         self._awaiting_snapshot = False
+
+    def _request_step(self) -> str | None:
+        """`.` on the inspect screen: ask the run for one observed step, or say at once why
+        it would refuse (the run's own refusal reaches the screen too, as a Notice)."""
+        if self.run_state != "paused":
+            return STEP_NEEDS_PAUSE
+        self.link.send(Step())
+        return None
 
     def action_curves(self) -> None:
         if isinstance(self.screen, CurvesScreen):

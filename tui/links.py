@@ -66,7 +66,7 @@ class InProcessLink:
         self.session = session
         self.worker: Worker | None = None
         self._app: App | None = None
-        session.post = self._deliver
+        session.subscribe(self._deliver)
 
     def _deliver(self, event: Event) -> None:
         if self._app is not None:

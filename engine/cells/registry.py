@@ -110,12 +110,6 @@ def register_built_in(classes: Iterable[type[Cell]]) -> tuple[str, ...]:
     return tuple(register(cls, built_in=True).name for cls in classes)
 
 
-def unregister(name: str) -> None:
-    """Forget a user's cell (built-in cells stay)."""
-    if name not in _BUILT_IN:
-        CELL_TYPES.pop(name, None)
-
-
 def is_built_in(name: str) -> bool:
     return name in _BUILT_IN
 

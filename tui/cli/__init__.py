@@ -1,4 +1,4 @@
-"""The `charrnn` command line: the option table, the commands, the headless loop.
+"""The `charrnn` command line: the option table, the commands, the front ends that train.
 
 Nothing here imports Textual until the console opens, so `charrnn --help`, `sample` and
 `train --headless` start fast.
@@ -21,26 +21,13 @@ pin_threads(1, keep_set=True)
 
 from engine.errors import CharrnnError  # noqa: E402  (after the BLAS setting above)
 from tui.cli.options import build_parser, parse  # noqa: E402
+from tui.cli.terminal import STDOUT_CLOSED, silence_stdout  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
-# The exit status of a program whose output pipe closed: 128 + SIGPIPE, as the shell reports
-# a program the signal killed (`charrnn sample ... | head`).
-STDOUT_CLOSED = 141
-
-
-def silence_stdout() -> None:
-    """Send what is still to be written to /dev/null once stdout's reader has gone, so the
-    interpreter's flush at exit does not fail again with a traceback."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse(argv)
-    args.argv = argv or ["train"]  # what a detached run is started with
+    args = parse(list(sys.argv[1:] if argv is None else argv))
     try:
         return run_command(args)
     except CharrnnError as exc:
@@ -52,19 +39,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from tui.cli import cell_commands, commands, detach, export_command, serve
+    from tui.cli import attach, cell_commands, commands, export_command, listing, serve, train
+    from tui.cli.train_args import TrainArgs
 
     if getattr(args, "fps", None) and not getattr(args, "headless", False):
         # Textual reads its frame-rate cap once, when it is first imported.
         os.environ["TEXTUAL_FPS"] = str(args.fps)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
-        "train": commands.train,
+        "train": lambda args: train.train(TrainArgs.from_namespace(args)),
         "sample": commands.sample,
         "gradcheck": cell_commands.gradcheck,
         "cell": cell_commands.new_cell,
         "corpora": commands.list_corpora,
-        "attach": detach.attach,
-        "runs": detach.list_runs,
+        "attach": attach.attach,
+        "runs": listing.list_runs,
         "serve": serve.serve,
         "compare": commands.compare,
         "inspect": commands.inspect,

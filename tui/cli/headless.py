@@ -1,100 +1,122 @@
-"""`charrnn train --headless`: min-char-rnn's own log, line for line, under the run policy."""
+"""`charrnn train --headless`: min-char-rnn's own log, line for line, from a Session.
+
+The session (tui/runs/session.py, the loop every front end runs) trains in a thread; this
+module prints what it reports: each step's `iter N, loss: X` and validation line, each
+periodic sample between `----` lines, and warnings and errors on stderr. The main thread
+only waits, so Ctrl-C stops the run between two steps, which then saves.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
-from pathlib import Path
+import threading
 
 from engine.trainer import StepResult, Trainer
-from tui.cli import STDOUT_CLOSED, silence_stdout
-from tui.runs.policy import RunPolicy, RunSettings, quiet_overflow, validation_note
-from tui.runs.protocol import Event, Notice
+from tui.cli.terminal import STDOUT_CLOSED, silence_stdout
+from tui.cli.train_args import TrainArgs
+from tui.runs.policy import ExitReport, RunSettings, validation_note
+from tui.runs.protocol import Event, Notice, SampleReady
 from tui.runs.rundir import RunDir
+from tui.runs.session import HEADLESS, Session
 from tui.visible import shown
 
 
-def say(event: Event) -> None:
-    """What the run policy reports, as the log's stderr lines (saves are said at the end)."""
-    if isinstance(event, Notice) and event.severity != "information":
-        print(f"charrnn: {event.severity}: {event.text}", file=sys.stderr, flush=True)
+class Log:
+    """The session's reports as min-char-rnn's log. Called in the training thread; a closed
+    stdout (`... | head`) asks the run to stop, as Ctrl-C does."""
 
+    def __init__(self, log_every: int, stop: threading.Event) -> None:
+        self.log_every = log_every
+        self.stop = stop
+        self.stdout_closed = False
 
-def error(line: str) -> None:
-    print(f"charrnn: error: {line}", file=sys.stderr, flush=True)
+    def event(self, event: Event) -> None:
+        """Samples to stdout; warnings and errors to stderr (saves are said at the end)."""
+        if isinstance(event, SampleReady) and not event.requested:
+            self.out(f"----\n {shown(event.text)} \n----")
+        elif isinstance(event, Notice) and event.severity != "information":
+            print(f"charrnn: {event.severity}: {event.text}", file=sys.stderr, flush=True)
+
+    def step(self, result: StepResult) -> None:
+        if result.iteration % self.log_every == 0:
+            self.out(f"iter {result.iteration}, loss: {result.smooth_loss:f}")
+        if result.val_loss is not None:
+            self.out(validation_line(result))
+
+    def out(self, line: str | None) -> None:
+        if line is None or self.stdout_closed:
+            return
+        try:
+            print(line, flush=True)
+        except BrokenPipeError:
+            silence_stdout()
+            self.stdout_closed = True
+            self.stop.set()
 
 
 def train_headless(
-    trainer: Trainer,
-    settings: RunSettings,
-    run_dir: Path | None,
-    log_every: int,
-    source: tuple[str, str | None] = ("corpus", None),
+    args: TrainArgs, trainer: Trainer, settings: RunSettings, run_dir: RunDir | None
 ) -> int:
-    """Train until --iters or Ctrl-C, then save; `source` (corpus as named, preset) goes in
-    run.json. Only a clean stop or Ctrl-C saves: after a crash or a divergence the files
-    already there are worth more than the model in memory."""
-    rundir = RunDir(run_dir).create() if run_dir else None
-    policy = RunPolicy(rundir, settings, say)
-    policy.begin(trainer, *source, detached=False)
-    status = 0
+    """Train until --iters, Ctrl-C or a closed stdout, then save. Only those save: after a
+    crash or a divergence the files already there are worth more than the model in memory."""
+    stop = threading.Event()
+    log = Log(args.log_every, stop)
+    session = Session(trainer, run_dir, log.event, settings, mode=HEADLESS, on_step=log.step)
+    session.policy.begin(trainer, args.corpus, args.preset, detached=False)
+    interrupted = False
     try:
-        print(
-            f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.", flush=True
-        )
-        note = validation_note(trainer)
-        if note:
-            print(note, flush=True)
-        diverged = train_loop(trainer, settings, policy, log_every)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted at iteration {trainer.iteration}", file=sys.stderr)
-        diverged, status = False, 130
-    except BrokenPipeError:  # `... --headless | head`: stop as Ctrl-C would, and save
-        silence_stdout()
-        print(f"charrnn: stdout closed at iteration {trainer.iteration}", file=sys.stderr)
-        diverged, status = False, STDOUT_CLOSED
-    except Exception as exc:  # a crash: one line, and nothing saved over the user's files
-        error(policy.crashed(trainer, exc).error)
-        return 1
-    policy.flush_records()
-    if diverged:
-        policy.end(trainer, "stopped", "diverged")
-        return 1
-    report = policy.exit_save(trainer)
+        log.out(f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.")
+        log.out(validation_note(trainer))
+    except KeyboardInterrupt:  # before the first step: the run stops there, and saves
+        interrupted = True
+        stop.set()
+    interrupted = _run(session, stop) or interrupted
+    report = session.exit_report
+    assert report is not None
+    if interrupted:
+        print(f"\ninterrupted at iteration {report.iteration}", file=sys.stderr)
+    elif log.stdout_closed:
+        print(f"charrnn: stdout closed at iteration {report.iteration}", file=sys.stderr)
+    status = 130 if interrupted else STDOUT_CLOSED if log.stdout_closed else 0
+    return _exit_status(session, report, status)
+
+
+def _run(session: Session, stop: threading.Event) -> bool:
+    """Train in a thread until it ends; True if Ctrl-C stopped it. A second Ctrl-C while
+    the run saves is ignored: the save takes a moment, and it is what Ctrl-C asked for."""
+    done = threading.Event()  # waited on, not join(): an interrupted join can lose track
+    thread = threading.Thread(target=_train_in_thread, args=(session, stop, done))
+    thread.start()
+    interrupted = False
+    while not done.is_set():
+        try:
+            done.wait()
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+    thread.join()
+    return interrupted
+
+
+def _train_in_thread(session: Session, stop: threading.Event, done: threading.Event) -> None:
+    """The thread's body: a crash is in the session's exit report (nothing saved)."""
+    try:
+        with contextlib.suppress(Exception):
+            session.train(stop.is_set)
+    finally:
+        done.set()
+
+
+def _exit_status(session: Session, report: ExitReport, status: int) -> int:
+    if session.diverged_at is not None:
+        return 1  # said by the session (an error notice); nothing saved
     for path in report.saved:
         print(f"saved iteration {report.iteration} to {path}", file=sys.stderr)
     if report.errors:
-        error(report.error)
-        status = status or 1
-    policy.end(trainer, "stopped" if status else "finished", report.error)
-    return status
-
-
-def train_loop(trainer: Trainer, settings: RunSettings, policy: RunPolicy, log_every: int) -> bool:
-    """min-char-rnn's loop: sample, step, log, until --iters (False) or divergence (True)."""
-    while settings.stop_at is None or trainer.iteration < settings.stop_at:
-        n = trainer.iteration
-        if policy.sample_due(trainer):
-            sample = policy.sample(trainer, settings.temperature)
-            if sample is not None:
-                print(f"----\n {shown(sample.text)} \n----", flush=True)
-        with quiet_overflow():
-            result = trainer.step()
-        if trainer.diverged:
-            error(
-                f"training diverged at iteration {n} (loss is {result.loss}); nothing saved; "
-                "try a lower learning rate"
-            )
-            return True
-        if n % log_every == 0:
-            print(f"iter {n}, loss: {result.smooth_loss:f}", flush=True)
-        if result.val_loss is not None:
-            print(validation_line(result), flush=True)
-        policy.after_step(trainer, result)
-        if result.val_loss is not None or n % settings.metrics_every == 0:
-            policy.flush_records()
-            policy.note(trainer)
-    return False
+        print(f"charrnn: error: {report.error}", file=sys.stderr, flush=True)
+    return status or (1 if report.errors else 0)
 
 
 def validation_line(result: StepResult) -> str:

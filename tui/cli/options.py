@@ -120,7 +120,7 @@ class Option:
     optional_positional: bool = False  # a positional that may be left out (nargs="?")
     many: bool = False  # a positional taking one or more values
     rest: bool = False  # takes every argument after it, flags included (serve --new)
-    flag_name: str | None = None  # the flag, when it is not --DEST (dest is already taken)
+    long_name: str | None = None  # the flag's name when it is not --DEST (DEST is taken)
 
     def add_to(self, group: argparse._ActionsContainer, dest: str | None = None) -> None:
         kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
@@ -136,8 +136,22 @@ class Option:
                 kwargs["nargs"] = "?" if self.optional_positional else "+"
             group.add_argument(self.dest, **kwargs)
         else:
-            name = self.flag_name or self.dest.replace("_", "-")
-            group.add_argument("--" + name, dest=dest or self.dest, **kwargs)
+            group.add_argument(self.flag_name, dest=dest or self.dest, **kwargs)
+
+    @property
+    def flag_name(self) -> str:
+        return "--" + (self.long_name or self.dest.replace("_", "-"))
+
+    def to_argv(self, value: Any) -> list[str]:
+        """The arguments that parse back to `value`: none for the default, a flag's name when
+        it is on, `--name=value` (a value may start with '-'), or a positional's value."""
+        if value == self.default or (self.flag and not value):
+            return []
+        if self.flag:
+            return [self.flag_name]
+        if self.positional:
+            return [str(value)]
+        return [f"{self.flag_name}={value}"]
 
 
 # The hyper-parameters: each overrides the --preset's value (dest hp_<field>).
@@ -199,7 +213,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("gates", "LSTM/GRU gate saturation: per layer and gate, the share of steps below 0.1 and above 0.9", flag=True),
     Option("window", "the window the checkpoint's next training step reads: its input and target characters, the pointer p of N, the epoch, whether the state restarts and why (needs the training text: a bundled corpus, or --corpus)", flag=True),
     Option("through_time", "backpropagation through time, per step of one window: the loss, the gradient reaching h_t, the last step's gradient travelling back, the factor per step, the horizon, clipping (the next training window's stream 0, or the passage --text T)", flag=True),
-    Option("corpus_text", "the text the checkpoint was trained on, for --window and --through-time when its corpus is not bundled (checked against the checkpoint's fingerprint)", file_path, metavar="PATH", flag_name="corpus"),
+    Option("corpus_text", "the text the checkpoint was trained on, for --window and --through-time when its corpus is not bundled (checked against the checkpoint's fingerprint)", file_path, metavar="PATH", long_name="corpus"),
     Option("json", "print everything as one JSON object, for scripts", flag=True),
     Option("greedy", "always take the likeliest character", flag=True),
     Option("prime", "text to read first, from a zero state as char-rnn does; the output starts with it (default: continue after a newline from the state training left)", metavar="TEXT"),
@@ -227,7 +241,13 @@ class CommandSpec:
     options: tuple[str, ...] = ()  # names in OPTIONS
     groups: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (title, description, names)
     hyper_parameters: tuple[str, ...] = ()  # Config fields offered as flags
+    hyper_parameter_note: str = ""  # the description of their group
     epilog: str | None = None  # printed as written after the options
+
+    @property
+    def option_names(self) -> tuple[str, ...]:
+        """Every option in OPTIONS this command takes, grouped or not (hyper-parameters aside)."""
+        return self.options + tuple(name for _, _, names in self.groups for name in names)
 
 
 RESUME_NOTE = (
@@ -247,6 +267,7 @@ COMMANDS: dict[str, CommandSpec] = {
         groups=(("console options (ignored with --headless)", "",
                  ("autosave_minutes", "fps", "theme")),),
         hyper_parameters=ALL_HYPER_PARAMETERS,
+        hyper_parameter_note=RESUME_NOTE,
         epilog="presets:\n" + "\n".join(f"  {n:<9} {d}" for n, (_, d) in PRESETS.items()),
     ),
     "sample": CommandSpec(
@@ -265,6 +286,7 @@ COMMANDS: dict[str, CommandSpec] = {
         "the classic preset's values.",
         options=("cell_file", "debug"),
         hyper_parameters=("cell", "layers", "embedding", "dropout"),
+        hyper_parameter_note="Each replaces the classic preset's value in the model checked.",
     ),
     "cell": CommandSpec(
         help="start a cell of your own: `cell new NAME` writes NAME.py",
@@ -353,7 +375,7 @@ def build_parser() -> Parser:
             for option in names:
                 OPTIONS[option].add_to(group)
         if spec.hyper_parameters:
-            group = sub.add_argument_group("model and optimiser", RESUME_NOTE)
+            group = sub.add_argument_group("model and optimiser", spec.hyper_parameter_note)
             for field in spec.hyper_parameters:
                 hp[field].add_to(group, dest=HP_PREFIX + field)
     return parser

@@ -25,7 +25,7 @@ from typing import Any
 from engine.config import PRESETS, Config, describe
 from engine.errors import CharrnnError
 from engine.files import open_regular
-from engine.smoothing import smoothed_series
+from engine.smoothing import LossSmoother, bias_corrected, smoothed_series, start_value
 from tui.runs.rundir import BEST, LATEST, METRICS
 
 RUN_INFO = "run.json"
@@ -123,14 +123,46 @@ def history_records(
     config: Config,
     vocab_size: int,
     every: int = 100,
+    *,
+    block: int = 1,
+    iterations: int | None = None,
 ) -> list[dict[str, float]]:
-    """metrics.jsonl records for a checkpoint's history (its per-iteration loss and its
-    held-out evaluations): written into a new run directory on resume, they give the curves
-    the whole run. No training time is known for them, so they carry none."""
-    smoothed = smoothed_series(losses_per_char, config, vocab_size, every)
+    """metrics.jsonl records for a checkpoint's history (its loss history and its held-out
+    evaluations): the run policy writes them into a new run directory on resume, so the
+    curves view and compare show the whole run. No training time is known for them, so
+    they carry none. A long run's history holds means of `block` iterations each (see
+    engine/history.py; `iterations` in all): its records then fall at block ends."""
+    if block == 1:
+        smoothed = smoothed_series(losses_per_char, config, vocab_size, every)
+    else:
+        smoothed = _smoothed_blocks(losses_per_char, config, vocab_size, every, block, iterations)
     records = [{"iteration": n, "loss": round(v, 6)} for n, v in smoothed]
     records += [val_record(n, v) for n, v in val_history]
     return sorted(records, key=lambda r: (r["iteration"], "val_loss" in r))
+
+
+def _smoothed_blocks(
+    means: Iterable[float],
+    config: Config,
+    vocab_size: int,
+    every: int,
+    block: int,
+    iterations: int | None,
+) -> list[tuple[int, float]]:
+    """The smoothed curve through block means, each taken as `block` equal losses (the
+    moving average of k equal losses has a closed form), at most one point per `every`."""
+    smoother = LossSmoother(start_value(vocab_size), bias_corrected(config))
+    points: list[tuple[int, float]] = []
+    done = 0
+    for mean in means:
+        k = block if iterations is None else min(block, iterations - done)
+        kept = smoother.decay**k
+        smoother.raw = smoother.raw * kept + float(mean) * (1.0 - kept)
+        smoother.count += k
+        done += k
+        if not points or (done - 1) // every > points[-1][0] // every:
+            points.append((done - 1, smoother.value))
+    return points
 
 
 def parse_record(line: str) -> Point | None:

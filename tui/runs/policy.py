@@ -23,7 +23,7 @@ from engine.errors import CharrnnError
 from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
 from engine.trainer import StepResult, Trainer
-from tui.runs.metrics import train_record, val_record
+from tui.runs.metrics import history_records, train_record, val_record
 from tui.runs.protocol import Event, Notice, SampleReady, Saved, TrainerInfo
 from tui.runs.rundir import RunDir
 from tui.runs.save_target import check_save_target
@@ -81,7 +81,14 @@ def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
         history=[float(x) for x in history],
         val_loss=trainer.last_val_loss,
         best_val_loss=trainer.best_val_loss,
+        val_iteration=validated_at(trainer),
     )
+
+
+def validated_at(trainer: Trainer) -> int | None:
+    """The iteration count (iterations trained, as the status line counts) when the latest
+    held-out loss was measured: evaluation k follows step k, so it is k + 1."""
+    return trainer.val_history[-1][0] + 1 if trainer.val_history else None
 
 
 class RunPolicy:
@@ -106,9 +113,12 @@ class RunPolicy:
     # -- run.json ---------------------------------------------------------------------------
 
     def begin(self, trainer: Trainer, corpus: str, preset: str | None, detached: bool) -> None:
-        """Say in run.json that this run is live, what it trains and who runs it."""
+        """Say in run.json that this run is live, what it trains and who runs it. A resumed
+        run starting a run directory of its own first writes the checkpoint's history into
+        metrics.jsonl: the curves view and compare then show the whole run."""
         if self.run_dir is None:
             return
+        self._write_history(trainer)
         self.status = RunStatus(
             pid=os.getpid(),
             corpus=corpus,
@@ -133,6 +143,25 @@ class RunPolicy:
         if self.status is not None:
             self.status.state, self.status.reason = state, reason
             self._write_status(trainer)
+
+    def _write_history(self, trainer: Trainer) -> None:
+        history = trainer.history
+        # Nothing to add where the records already are (`d` resumes in its own directory),
+        # nor a history that does not reach back to iteration 0 (cut short in an old file).
+        if not trainer.iteration or history.iterations != trainer.iteration:
+            return
+        if self.run_dir is None or self.run_dir.metrics.exists():
+            return
+        self._metrics[:0] = history_records(
+            history.values(),
+            trainer.val_history,
+            trainer.config,
+            len(trainer.vocab),
+            self.settings.metrics_every,
+            block=history.block,
+            iterations=trainer.iteration,
+        )
+        self.flush_records()
 
     def _write_status(self, trainer: Trainer) -> None:
         status = self.status

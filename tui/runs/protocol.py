@@ -173,6 +173,7 @@ class TrainerInfo:
     history: list[float]  # finite nats/char per point, already downsampled for the sparkline
     val_loss: float | None = None  # latest held-out nats/char, when the model has a split
     best_val_loss: float | None = None
+    val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
 
 
 @dataclass
@@ -212,6 +213,7 @@ class Progress:
     chars_per_s: float = rule(low=0, finite=True)
     elapsed: float = rule(low=0, finite=True)
     val_loss: float | None = None
+    val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
 
 
 @dataclass
@@ -267,7 +269,15 @@ class Loaded:
 
 
 Event = (
-    Welcome | Progress | SampleReady | Notice | PausedChanged | TemperatureChanged | Saved | Loaded
+    Welcome
+    | Progress
+    | SampleReady
+    | Notice
+    | PausedChanged
+    | TemperatureChanged
+    | Saved
+    | Loaded
+    | SnapshotReady
 )
 
 MESSAGE_TYPES: dict[str, type] = {

@@ -7,7 +7,8 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   metrics.jsonl   one JSON object per line: {iteration, loss, chars_per_s, time, wall}
                   every 100 iterations, {iteration, val_loss} after each evaluation
   samples.jsonl   every sample: {iteration, temperature, loss, text, prime, requested}
-  run.json        a detached run's status: pid, live or stopped (and why), iteration, loss
+  run.json        the run's status, written by every run (console, headless with a run
+                  directory, detached): pid, live or stopped (and why), iteration, loss
   control.sock    a detached run's Unix socket (mode 0600: only its owner can steer it)
   run.log         what a detached run printed
   inspect.npz     the weights snapshot a viewer's inspect screen reads

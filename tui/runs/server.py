@@ -45,7 +45,6 @@ COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Insp
 # classic preset on tinyshakespeare sent a viewer 18 KB/s, measured 2026-12-04 over 10 s).
 MAX_VIEWERS = 8
 MAX_BACKLOG = 1 << 20
-STATUS_INTERVAL = 2.0  # seconds between run.json updates
 assert all(cls.__name__ in MESSAGE_TYPES for cls in COMMANDS)
 assert MAX_WELCOME_BYTES < MAX_BACKLOG
 
@@ -149,7 +148,7 @@ class RunServer:
 
     async def serve(self) -> ExitReport:
         self.loop = loop = asyncio.get_running_loop()
-        self.session.post = self._broadcast
+        self.session.subscribe(self._broadcast)
         server = await self._listen()
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self.session.send, Stop(save=True))

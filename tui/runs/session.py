@@ -2,8 +2,10 @@
 
 The worker thread owns the Trainer. Viewers never read or write weights; they send commands,
 which the worker applies between two steps, so a save or a sample never sees a half-updated
-model. What happens goes out through `post` as protocol events, batched so posting stays
-cheap. Nothing here imports Textual: the console and the background run both drive it.
+model. What happens goes out as protocol events to the session's subscribers (`subscribe`),
+batched so posting stays cheap. This is the one step loop: the console, the background run
+and the headless log all run a Session; where they differ is said in its `Mode`. Nothing
+here imports Textual.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from engine import checkpoint
 from engine.errors import CharrnnError
 from engine.inspect import StepStats, step_statistics, take_snapshot
 from engine.snapshot_file import stats_to_dict, write_snapshot
-from engine.trainer import Trainer
+from engine.trainer import StepResult, Trainer
 from tui.runs.policy import (
     ExitReport,
     RunPolicy,
     RunSettings,
     quiet_overflow,
     trainer_info,
+    validated_at,
     validation_note,
 )
 from tui.runs.protocol import (
@@ -66,6 +69,25 @@ GIVE_WAY_NAP = 0.002  # seconds the worker sleeps at a time while the UI has pri
 REPORT_INTERVAL = 0.25  # seconds between Progress events: looks live, costs the UI little
 RECENT_SAMPLES = 20  # samples a newly attached viewer is shown
 SNAPSHOT_FILE = SNAPSHOT  # in the run directory: what the inspect screen reads
+STEP_NEEDS_PAUSE = "one step at a time needs a paused run: press space first"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Where front ends differ around the one step loop."""
+
+    # At --iters: finish (nobody may be watching to resume it) or pause (a viewer decides).
+    finish_at_stop: bool = False
+    # On divergence: stop and save nothing (nobody can load a checkpoint) or pause.
+    stop_on_divergence: bool = False
+    # Periodic samples: posted at once (a log prints them in order with its lines) or with
+    # the next progress report (a screen wakes up once for both).
+    samples_at_once: bool = False
+
+
+CONSOLE = Mode()
+BACKGROUND = Mode(finish_at_stop=True)
+HEADLESS = Mode(finish_at_stop=True, stop_on_divergence=True, samples_at_once=True)
 
 
 @dataclass(frozen=True)
@@ -81,20 +103,24 @@ class Session:
         self,
         trainer: Trainer,
         run_dir: RunDir | None,
-        post: Callable[[Event], object],
+        post: Callable[[Event], object] | None = None,
         settings: RunSettings | None = None,
         *,
         text: str | Callable[[], str] | None = None,
         start_paused: bool = False,
         report_interval: float = REPORT_INTERVAL,
-        finish_at_stop: bool = False,
+        mode: Mode = CONSOLE,
+        on_step: Callable[[StepResult], object] | None = None,
     ) -> None:
+        """`post`, if given, is the first subscriber; `on_step` is called with every step's
+        result, in the training thread (for a front end that logs each step)."""
         self.trainer = trainer
         self.run_dir = run_dir
         self.settings = settings or RunSettings()
-        self.post = post  # thread-safe (App.post_message, or the server's broadcast)
-        # Through self.post: a link or server that rebinds post rebinds the policy too.
-        self.policy = RunPolicy(run_dir, self.settings, lambda event: self.post(event))
+        self._subscribers: list[Callable[[Event], object]] = [post] if post else []
+        self.policy = RunPolicy(run_dir, self.settings, self.post)
+        self.mode = mode
+        self._on_step = on_step
         # The corpus (or how to read it), needed only to resume a loaded checkpoint on it.
         self._text = text
         self._commands: queue.SimpleQueue[Command | Call] = queue.SimpleQueue()
@@ -102,9 +128,9 @@ class Session:
         self.paused = start_paused
         self.temperature = self.settings.temperature
         self.report_interval = report_interval
-        self.pause_at = self.settings.stop_at
-        self.finish_at_stop = finish_at_stop  # at --iters: stop (a detached run) or pause
+        self.pause_at = self.settings.stop_at  # --iters, until reached
         self.finished = False
+        self.diverged_at: int | None = None  # the iteration that diverged, in a stopped run
         self.recent_samples: deque[SampleReady] = deque(maxlen=RECENT_SAMPLES)
         for record in run_dir.recent_samples(RECENT_SAMPLES) if run_dir else []:
             with contextlib.suppress(ProtocolError):  # a line no viewer could read: skip it
@@ -116,6 +142,18 @@ class Session:
         self._pending_chars = 0
         self._pending_samples: list[SampleReady] = []
         self._give_way_until = 0.0
+
+    # -- events out ---------------------------------------------------------------------------
+
+    def subscribe(self, post: Callable[[Event], object]) -> None:
+        """Send every event to `post` too (it must be thread-safe: it is called from the
+        training thread). Subscribe before `train` starts."""
+        self._subscribers.append(post)
+
+    def post(self, event: Event) -> None:
+        """Hand `event` to every subscriber (the policy reports through here too)."""
+        for subscriber in self._subscribers:
+            subscriber(event)
 
     # -- viewer side: only enqueue ----------------------------------------------------------
 
@@ -175,39 +213,47 @@ class Session:
         finally:
             self._report(time.perf_counter())
         self.exit_report = self._exit_save()
-        self.policy.end(
-            self.trainer,
-            "finished" if self.finished else "stopped",
-            "; ".join(self.exit_report.errors),
-        )
+        reason = "diverged" if self.diverged_at is not None else self.exit_report.error
+        self.policy.end(self.trainer, "finished" if self.finished else "stopped", reason)
         return self.exit_report
 
     def _train_one(self) -> None:
         trainer, policy = self.trainer, self.policy
         n = trainer.iteration
+        if n == self.pause_at:
+            self._reached_stop(n)
+            return
         if policy.sample_due(trainer):
             self._sample(None, "", requested=False)
-        if n == self.pause_at:
-            self.pause_at = None  # once: space resumes past it
-            if self.finish_at_stop:
-                self._stopping = self.finished = True
-                self.post(Notice(f"reached iteration {n:,} (--iters): finished"))
-                return
-            self._set_paused(True)
-            self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
-            return
         with quiet_overflow():
             result = trainer.step()
         if not math.isfinite(result.loss) or trainer.diverged:
             self._diverged(n, result.loss)
             return
-        self._pending.append(result.nats_per_char)
-        self._pending_chars += result.chars
-        policy.after_step(trainer, result)
+        self._stepped(result)
         now = time.perf_counter()
         if now - self._last_report >= self.report_interval:
             self._report(now)
         policy.autosave_if_due(trainer, now)
+
+    def _stepped(self, result: StepResult) -> None:
+        """What follows every finite step: its loss for the next report, the front end's
+        look at it, then the policy's records and saves."""
+        self._pending.append(result.nats_per_char)
+        self._pending_chars += result.chars
+        if self._on_step is not None:
+            self._on_step(result)
+        self.policy.after_step(self.trainer, result)
+
+    def _reached_stop(self, n: int) -> None:
+        """--iters: finish, or pause (once: space resumes past it)."""
+        self.pause_at = None
+        if self.mode.finish_at_stop:
+            self._stopping = self.finished = True
+            self.post(Notice(f"reached iteration {n:,} (--iters): finished"))
+            return
+        self._set_paused(True)
+        self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
 
     def _drain(self) -> None:
         while True:
@@ -282,6 +328,7 @@ class Session:
                     chars_per_s=self._pending_chars / seconds,
                     elapsed=self.trainer.elapsed,
                     val_loss=self.trainer.last_val_loss,
+                    val_iteration=validated_at(self.trainer),
                 )
             )
             self._pending = []  # a new list: the event keeps the old one
@@ -297,7 +344,7 @@ class Session:
         if sample is None:
             return
         self.recent_samples.append(sample)
-        if requested:
+        if requested or self.mode.samples_at_once:
             self.post(sample)
         else:
             self._pending_samples.append(sample)  # posted with the next report: one wake-up
@@ -313,7 +360,7 @@ class Session:
     def _observed_step(self) -> None:
         """Exactly one training step with its statistics (paused runs only)."""
         if not self.paused or self.trainer.diverged:
-            self.post(Notice("one step at a time needs a paused run: press space first", "warning"))
+            self.post(Notice(STEP_NEEDS_PAUSE, "warning"))
             return
         n = self.trainer.iteration
         with quiet_overflow():
@@ -321,9 +368,7 @@ class Session:
         if not math.isfinite(result.loss) or self.trainer.diverged:
             self._diverged(n, result.loss)
             return
-        self._pending.append(result.nats_per_char)
-        self._pending_chars += result.chars
-        self.policy.after_step(self.trainer, result)
+        self._stepped(result)
         self._report(time.perf_counter())
         self._snapshot(stats)
 
@@ -353,6 +398,16 @@ class Session:
 
     def _diverged(self, n: int, loss: float) -> None:
         self._report(time.perf_counter())
+        if self.mode.stop_on_divergence:
+            self._stopping, self._save_on_exit, self.diverged_at = True, False, n
+            self.post(
+                Notice(
+                    f"training diverged at iteration {n} (loss is {loss}); nothing saved; "
+                    "try a lower learning rate",
+                    "error",
+                )
+            )
+            return
         self.paused = True
         self.post(PausedChanged(True, self.trainer.iteration, diverged=True))
         self.post(

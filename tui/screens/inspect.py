@@ -4,8 +4,9 @@ backpropagation through time: the training window (`w`), the gradient travelling
 through it (`b`) and the chain rule at one step (Enter), as tui/backprop_views.py draws them.
 
 It reads only a `Snapshot` (copies of the weights): training may go on meanwhile. The host
-app gives it an `on_step` callback for `.`, and calls `show_step(stats, snapshot)` when the
-step is done (from a worker thread: through `app.call_from_thread`).
+app gives it an `on_step` callback for `.`, which asks the run for one step or says at once
+why it cannot, and calls `show_step(stats, snapshot)` when the run's SnapshotReady event
+for that step arrives (on the app's own thread, as every run event does).
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class InspectScreen(Screen[None]):
         snapshot: Snapshot,
         *,
         latest_sample: str | None = None,
-        on_step: Callable[[], None] | None = None,
+        on_step: Callable[[], str | None] | None = None,
         text: str | None = None,
     ) -> None:
         super().__init__()
@@ -317,7 +318,8 @@ class InspectScreen(Screen[None]):
             f"(of {self.passage.hidden}) · k switches {kinds}"
         )
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """One line on the screen's message line (the console's own is hidden under it)."""
         self._line("#inspect-message", text)
 
     def validate_view(self, view: str) -> str:
@@ -325,7 +327,7 @@ class InspectScreen(Screen[None]):
 
     def watch_view(self) -> None:
         if self.is_mounted:
-            self._say("")
+            self.say("")
             self._draw()
 
     def watch_unit(self) -> None:
@@ -343,7 +345,7 @@ class InspectScreen(Screen[None]):
         try:
             passage = self.snapshot.passage(text)
         except CharrnnError as exc:
-            self._say(str(exc))
+            self.say(str(exc))
             return False
         self.text, self.passage = text, passage
         self._tables.clear()
@@ -404,7 +406,7 @@ class InspectScreen(Screen[None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if not event.value:
-            self._say("type some text for the model to read")
+            self.say("type some text for the model to read")
         elif self.read(event.value):
             event.input.remove_class("-open")
             self.passage_view.focus()
@@ -413,7 +415,7 @@ class InspectScreen(Screen[None]):
         if self.latest_sample:
             self.read(self.latest_sample)
         else:
-            self._say("no sample yet to read")
+            self.say("no sample yet to read")
 
     def action_unit(self, delta: int) -> None:
         if self.view == "chain":
@@ -428,7 +430,7 @@ class InspectScreen(Screen[None]):
 
     def action_next_found(self) -> None:
         if len(self.passage) < 2:
-            self._say("the unit finder needs a passage of at least 2 characters")
+            self.say("the unit finder needs a passage of at least 2 characters")
             return
         if self._found is None:
             self._found = find_units(self.passage)
@@ -437,7 +439,7 @@ class InspectScreen(Screen[None]):
         self.kind = score.kind
         self.unit = score.layer * self.passage.hidden + score.unit
         self.view = "neurons"
-        self._say(f"unit finder: rank {self._found_at + 1} of {len(self._found)} (f: next)")
+        self.say(f"unit finder: rank {self._found_at + 1} of {len(self._found)} (f: next)")
 
     def action_next_kind(self) -> None:
         kinds = self.passage.cell_type.activation_names
@@ -448,21 +450,21 @@ class InspectScreen(Screen[None]):
         if self.view in ("through", "chain"):
             self.view = "chain"
         else:
-            self._say("Enter opens the chain rule at a step of the through-time view (b)")
+            self.say("Enter opens the chain rule at a step of the through-time view (b)")
 
     def action_next_layer(self) -> None:
         if self.view in ("through", "chain"):
             self.backprop.next_layer()
             self._draw()
         else:
-            self._say("l changes the layer of the through-time view (b)")
+            self.say("l changes the layer of the through-time view (b)")
 
     def action_next_stream(self) -> None:
         if self.view in BACKPROP:
             self.backprop.next_stream()
             self._draw()
         else:
-            self._say("m changes the stream of the window (w) and through-time (b) views")
+            self.say("m changes the stream of the window (w) and through-time (b) views")
 
     def action_keys(self) -> None:
         shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
@@ -470,10 +472,12 @@ class InspectScreen(Screen[None]):
 
     def action_step(self) -> None:
         if self.on_step is None:
-            self._say("one step at a time works in the training console, while paused")
+            self.say("one step at a time works in the training console, while paused")
             return
-        self._say("taking one training step …")
-        self.on_step()
+        self.say("taking one training step …")
+        refusal = self.on_step()  # None: asked; else why the run cannot step now
+        if refusal:
+            self.say(refusal)
 
     def show_step(self, stats: StepStats, snapshot: Snapshot | None = None) -> None:
         """Draw one step's statistics; given the new weights' snapshot, re-read the passage."""
@@ -488,7 +492,7 @@ class InspectScreen(Screen[None]):
             self.passage_view.cursor = cursor
         self.view = view
         self._draw()
-        self._say(
+        self.say(
             f"iteration {stats.iteration:,} trained: its window's loss went "
             f"{stats.loss_before:.4f} → {stats.loss_after:.4f} nats/char"
         )

@@ -31,6 +31,7 @@ class StatusLine(Static):
     elapsed = reactive(0.0)
     temperature = reactive(1.0)
     val_loss: reactive[float | None] = reactive(None)  # held-out nats/char, if evaluated
+    val_iteration: reactive[int | None] = reactive(None)  # `iteration` when it was measured
     summary = reactive("")
     corpus = reactive("")
     run_dir = reactive("")
@@ -43,7 +44,9 @@ class StatusLine(Static):
             f"{speed} chars/s  {clock(self.elapsed)}  temp {self.temperature:.1f}"
         )
         if self.val_loss is not None:
-            first += f"  val {self.val_loss:.3f}"
+            # Measured now and then: where, so that an old figure never reads as current.
+            at = f" @{self.val_iteration:,}" if self.val_iteration is not None else ""
+            first += f"  val {self.val_loss:.3f}{at}"
         # The second line names the model, the corpus and where it saves; the run directory
         # gives way (from the left) when the terminal is narrow. A file's name may hold
         # escape sequences: shown() draws them.

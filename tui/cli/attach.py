@@ -1,0 +1,74 @@
+"""`charrnn attach`: the console on a detached run, as one more viewer of it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine.errors import CharrnnError
+from tui.cli.listing import RUNS_ROOT, run_paths
+from tui.cli.terminal import require_terminal
+from tui.runs.rundir import RunDir
+from tui.runs.status import describe_state, read_status
+
+
+def attach(args: argparse.Namespace) -> int:
+    from tui.app import ConsoleApp
+    from tui.links import SocketLink
+
+    run_dir = live_run(args.run)
+    require_terminal("the run goes on training; charrnn runs shows how it is doing")
+    app = ConsoleApp(SocketLink(run_dir.socket), run_dir, theme=args.theme, handle_signals=True)
+    app.run()
+    where = f"iteration {app.status.iteration:,}"  # the last this viewer saw
+    if app.outcome == "stopped":
+        print(f"stopped the run at {where}; its state is in {run_dir.latest}", file=sys.stderr)
+    elif app.outcome == "lost":
+        print(f"the run is no longer reachable ({app.outcome_reason})", file=sys.stderr)
+        return 1
+    else:
+        print(f"detached: training goes on ({where}); attach again with: "
+              f"charrnn attach {run_dir.path}", file=sys.stderr)  # fmt: skip
+    return app.return_code or 0
+
+
+def live_run(path: str | None) -> RunDir:
+    """The detached run at `path` (default: the newest live one under runs/), or a one-line
+    CharrnnError saying why no viewer can attach to it."""
+    run_dir = RunDir(Path(path)) if path else newest_live_run(RUNS_ROOT)
+    if not run_dir.path.is_dir():
+        raise CharrnnError(f"{run_dir.path}: no such run directory")
+    state, why = describe_state(run_dir)
+    if state == "unknown":
+        raise CharrnnError(f"{run_dir.path}: not a run directory ({why})")
+    if state != "live":
+        raise CharrnnError(f"{run_dir.path}: the run is {state}{f' ({why})' if why else ''}; "
+                           f"{resume_hint(run_dir)}")  # fmt: skip
+    if why == "in a console":
+        raise CharrnnError(f"{run_dir.path}: the run trains in a console of its own, not in the "
+                           "background; press d there to detach it first")  # fmt: skip
+    return run_dir
+
+
+def resume_hint(run_dir: RunDir) -> str:
+    status = read_status(run_dir) or {}
+    corpus = status.get("corpus", "CORPUS")
+    if not run_dir.latest.exists():
+        return "it left no latest.npz to resume from"
+    return (
+        f"resume it with: charrnn train {corpus} --resume {run_dir.latest} "
+        f"--run-dir {run_dir.path} --detach"
+    )
+
+
+def newest_live_run(root: Path) -> RunDir:
+    found = []
+    for path in run_paths(root):
+        run_dir = RunDir(path)
+        status = read_status(run_dir)
+        if status and describe_state(run_dir)[0] == "live":
+            found.append((float(status.get("started", 0)), run_dir))
+    if not found:
+        raise CharrnnError(f"no live run under {root}/ (start one with: charrnn train --detach)")
+    return max(found, key=lambda pair: pair[0])[1]

@@ -1,0 +1,110 @@
+"""`charrnn train`'s arguments, parsed once into a frozen, typed TrainArgs.
+
+Every front end receives these values (the console, --headless, the --detach launcher, the
+background run, `serve --new`), never the argparse Namespace. Processes that train on
+elsewhere (--detach, `d` in the console) get their command line back from them (`to_argv`),
+so no flag can be lost on the way; `continued` is the one rule for what a run continued in
+another process keeps and what it counts again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tui.cli.options import COMMANDS, HYPER_PARAMETERS, OPTIONS, hyper_parameters, parse
+
+TRAIN = COMMANDS["train"]
+_HYPER_PARAMETERS = {o.dest: o for o in HYPER_PARAMETERS}
+
+
+@dataclass(frozen=True)
+class TrainArgs:
+    """One field per option of `train` in the option table (tui/cli/options.py), and
+    `changes`: the hyper-parameters given as flags, as (Config field, value) pairs."""
+
+    corpus: str
+    headless: bool
+    detach: bool
+    background: bool  # the detached process itself (--background, hidden)
+    preset: str | None
+    iters: int | None  # counted from the iteration the run starts at
+    seed: int | None
+    save: str | None
+    force: bool
+    resume: str | None
+    sample_every: int
+    log_every: int
+    temperature: float
+    run_dir: str | None
+    autosave_minutes: float
+    fps: int
+    theme: str
+    changes: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace) -> TrainArgs:
+        values = {name: getattr(args, name) for name in TRAIN.option_names}
+        return cls(**values, changes=tuple(sorted(hyper_parameters(args).items())))
+
+    @classmethod
+    def parse(cls, argv: Sequence[str]) -> TrainArgs:
+        """`charrnn train ARGV` parsed (argparse's usage errors exit, as on the command line)."""
+        return cls.from_namespace(parse(["train", *argv]))
+
+    def to_argv(self) -> list[str]:
+        """A `charrnn train` command line that parses back to these arguments exactly."""
+        flags, positionals = [], []
+        for name in TRAIN.option_names:
+            option = OPTIONS[name]
+            (positionals if option.positional else flags).extend(
+                option.to_argv(getattr(self, name))
+            )
+        for name, value in self.changes:
+            flags += _HYPER_PARAMETERS[name].to_argv(value)
+        return ["train", *flags, *(["--", *positionals] if positionals else [])]
+
+    @property
+    def config_changes(self) -> dict[str, Any]:
+        return dict(self.changes)
+
+    @property
+    def front_end(self) -> str:
+        """Where the run trains: detach (start a background run and return), background (be
+        that run), headless (min-char-rnn's log), or console."""
+        for name in ("detach", "background", "headless"):
+            if getattr(self, name):
+                return name
+        return "console"
+
+    def in_background(self, run_dir: Path) -> TrainArgs:
+        """The arguments of the background process that trains this run in `run_dir` (named
+        explicitly, so that the launcher and the run agree on it)."""
+        return dataclasses.replace(
+            self, detach=False, headless=False, background=True, run_dir=str(run_dir)
+        )
+
+    def continued(
+        self, state: Path, iteration: int, stop_at: int | None, temperature: float
+    ) -> TrainArgs:
+        """This run, continued by another process from `state`, saved at `iteration`.
+
+        The checkpoint holds the model and its schedule as trained (a checkpoint loaded in
+        the console too), so the hyper-parameter flags are left out: they could only
+        conflict with it. --iters counts from where a run starts, so the new process gets
+        what remains of the budget (`stop_at`, the absolute iteration): 0 at the budget, no
+        limit once the user has trained past it. Everything else (--save, --force,
+        --sample-every, --autosave-minutes, ...) is kept, with the temperature the run
+        samples at now."""
+        over = stop_at is None or iteration > stop_at
+        return dataclasses.replace(
+            self,
+            resume=str(state),
+            iters=None if over else stop_at - iteration,
+            temperature=temperature,
+            changes=(),
+        )
