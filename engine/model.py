@@ -80,10 +80,6 @@ class CharModel:
         return sum(p.size for p in params.values())
 
     def layer_params(self, params: Params, i: int) -> Params:
-        """Layer i's slice of `params` (or of gradients named alike), by its short names."""
-        return self._layer(params, i)
-
-    def _layer(self, params: Params, i: int) -> Params:
         """Layer i's slice of `params` (or of gradients named alike), by its short names.
         The names are worked out once: a comprehension over every key each step costs."""
         if not self._layer_keys:
@@ -115,7 +111,7 @@ class CharModel:
                 mask = dropout_mask(rng, x.shape, self.config.dropout, x.dtype)
             if mask is not None:
                 x = x * mask
-            x, cache, s = cell.forward(self._layer(params, i), x, state[i])
+            x, cache, s = cell.forward(self.layer_params(params, i), x, state[i])
             trace.caches.append(cache)
             trace.masks.append(mask)
             new_state.append(s)
@@ -123,7 +119,7 @@ class CharModel:
 
     def row_steps(self, params: Params) -> list[RowStep]:
         """One-row steppers for every layer, from a zero state: for sampling (see RowStep)."""
-        return [cell.row_step(self._layer(params, i)) for i, cell in enumerate(self.cells)]
+        return [cell.row_step(self.layer_params(params, i)) for i, cell in enumerate(self.cells)]
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
         z = dot_last(top, params["Why"].T)
@@ -194,7 +190,7 @@ class CharModel:
         dx: np.ndarray,
         grads: Params,
         seen: list[np.ndarray] | None = None,
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         """From `dx` (T, B, H), d loss / d the top layer's outputs, down through every layer:
         writes each layer's gradients into `grads` and returns d loss / d the first layer's
         inputs (None for one-hot ids). Given `seen`, a list with one entry per layer, entry i
@@ -202,9 +198,11 @@ class CharModel:
         for i in range(len(self.cells) - 1, -1, -1):
             if seen is not None:
                 seen[i] = dx.copy()
-            layer_grads = self._layer(grads, i)
+            layer_grads = self.layer_params(grads, i)
             # The incoming state's gradient is left out: the state is carried, not learnt.
-            dx, _ = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
+            dx, _ = self.cells[i].backward(
+                self.layer_params(params, i), trace.caches[i], dx, layer_grads
+            )
             if trace.masks[i] is not None:
                 dx *= trace.masks[i]
         return dx
