@@ -18,10 +18,10 @@ def attach(args: argparse.Namespace) -> int:
     from tui.app import ConsoleApp
     from tui.links import SocketLink
 
-    run_dir = live_run(args.run, args.cell_file)
     # The inspect views build the model in this process: a cell of the user's own needs its
     # file here too (the run's own files only ever name it).
     load_user_cell(args)
+    run_dir = live_run(args.run, args.cell_file)
     require_terminal("the run goes on training; charrnn runs shows how it is doing")
     app = ConsoleApp(SocketLink(run_dir.socket), run_dir, theme=args.theme, handle_signals=True)
     app.run()

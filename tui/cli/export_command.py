@@ -23,8 +23,9 @@ from engine.files import NOT_REGULAR
 def export(args: argparse.Namespace) -> int:
     out, source = Path(args.out), Path(args.checkpoint)
     fmt = args.to or format_for(out)
+    ckpt = load_built_in(source)  # refused first: no package makes a user's cell exportable
     exporting.require(fmt)
-    exported = exporting.export(load_built_in(source))
+    exported = exporting.export(ckpt)
     check_export_target(out, source, fmt, force=args.force)
     checkpoint.check_writable(out)
     exporting.write(exported, fmt, out)
