@@ -278,3 +278,20 @@ def test_runs_and_attach_say_nothing_of_a_planted_fifo_lock(tmp_path):
         f"charrnn: error: {Path('runs/fifo/lock')}: is not a regular file, so it cannot be the "
         "lock; remove it"
     ]
+
+
+def test_a_file_at_control_sock_is_never_deleted_by_a_starting_run(tmp_path):
+    """A run removes a stale socket (or link) left at control.sock; anything else may be
+    someone's file: the start is refused in one line and the file kept."""
+    run_dir = start_detached(tmp_path)
+    stop_run(run_dir)
+    run_dir.socket.write_text("my notes\n")
+    done = charrnn("train", "blog_sample", "--detach", "--run-dir", "run", *TINY_FLAGS,
+                   cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "charrnn: error: the background run did not start: run/control.sock: exists and is "
+        "not a socket; move it away and start again"
+    ]
+    assert run_dir.socket.read_text() == "my notes\n"
+    assert read_status(run_dir)["state"] == "stopped"  # not made to say live

@@ -82,12 +82,13 @@ def run_background(
     args: TrainArgs, trainer: Trainer, settings: RunSettings, run_dir: RunDir
 ) -> int:
     """The detached process: serve the run on its socket until it is stopped."""
-    from tui.runs.server import RunServer
+    from tui.runs.server import RunServer, clear_stale
     from tui.runs.session import BACKGROUND, Session
 
     def text() -> str:  # read again only if a checkpoint is loaded
         return corpora.load(args.corpus)[1]
 
+    clear_stale(run_dir.socket)  # refused before run.json says this run lives
     session = Session(trainer, run_dir, settings=settings, text=text, mode=BACKGROUND)
     session.policy.begin(trainer, args.corpus, args.preset, detached=True)
     print(f"pid {os.getpid()}: training {trainer.summary()} on {args.corpus}", flush=True)

@@ -210,7 +210,7 @@ class RunServer:
 
     async def _listen(self) -> asyncio.AbstractServer:
         path = self.run_dir.socket
-        _clear_stale(path)
+        clear_stale(path)
         old = os.umask(0o177)  # the socket is born 0600: no window where others can connect
         try:
             with bindable(path) as name:
@@ -239,7 +239,7 @@ class RunServer:
             self.warnings.append(f"could not remove {path}: {exc.strerror or exc}")
 
 
-def _clear_stale(path: os.PathLike[str]) -> None:
+def clear_stale(path: os.PathLike[str]) -> None:
     """Remove what a dead run left at the socket's path: a socket, or a link (never followed).
     Anything else may be someone's file: the run refuses to start rather than delete it."""
     try:
