@@ -24,7 +24,7 @@ from pathlib import Path
 from engine.blas import thread_env
 from tui.runs.endpoint import connect
 from tui.runs.rundir import RunDir
-from tui.runs.status import live_owner
+from tui.runs.status import live_owner, pid_alive
 
 ENV = os.environ | thread_env(1)
 
@@ -75,6 +75,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, object]:
             burner.kill()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
+            while pid_alive(pid):  # it saves, then goes: only then may its directory go
+                time.sleep(0.05)
     return {"training": summary(training), "paused": summary(paused),
             "training_vs_paused_median": round(statistics.median(training)
                                                 / statistics.median(paused), 2)}  # fmt: skip
