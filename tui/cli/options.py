@@ -219,6 +219,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("host", "the address to listen on (default 127.0.0.1: this machine only; anything else needs --public)", default="127.0.0.1", metavar="HOST"),
     Option("port", "the TCP port to listen on (default 8000)", port, default=8000, metavar="PORT"),
     Option("public", "allow a --host other than loopback: anyone who can reach the port can steer the run (there is no password)", flag=True),
+    Option("max_viewers", "the most browser tabs served at once, each a `charrnn attach` process (default 4); a tab beyond it is told so", size, default=4, metavar="N"),
     Option("cell_file", "your own cell: a Python file defining a class derived from engine.cells.base.Cell, and CLASS when it defines several (it is code you run, like any script)", file_path, metavar="PATH[:CLASS]"),
     Option("debug", "show the traceback of an exception raised in your cell file's code", flag=True),
     Option("cell_action", "new: write NAME.py, a working cell in textbook form to edit", choices=("new",), metavar="new", positional=True),
@@ -309,7 +310,7 @@ COMMANDS: dict[str, CommandSpec] = {
         help="the console of a detached run in a web browser (needs textual-serve)",
         description="Serve `charrnn attach RUN_DIR` to web browsers: each tab is one more "
         "viewer, closing it leaves the run training, and Ctrl+C stops the server, not the run.",
-        options=("run", "host", "port", "public", "fps", "theme", "new"),
+        options=("run", "host", "port", "public", "max_viewers", "fps", "theme", "new"),
     ),
     "runs": CommandSpec(
         help="list runs: live or stopped, model, iteration, loss",

@@ -42,7 +42,9 @@ def serve(args: argparse.Namespace) -> int:
         raise CharrnnError("give a RUN_DIR to serve or --new to start one, not both")
     loopback = _listen_check(args.host, args.port, args.public)
     run_dir = _start_run(args.new) if args.new is not None else live_run(args.run)
-    server = ConsoleServer(viewer_command(run_dir, args), args.host, args.port, run_dir, loopback)
+    server = ConsoleServer(
+        viewer_command(run_dir, args), args.host, args.port, run_dir, loopback, args.max_viewers
+    )
     _announce(run_dir, args.host, args.port, loopback)
     server.serve()
     state, why = describe_state(run_dir)
