@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import CharrnnError
 from tui.cli.cell_file import load_user_cell, shown_flags
@@ -12,6 +13,9 @@ from tui.cli.listing import RUNS_ROOT, run_paths
 from tui.cli.terminal import require_terminal
 from tui.runs.rundir import RunDir
 from tui.runs.status import describe_state, read_status
+
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
 
 
 def attach(args: argparse.Namespace) -> int:
@@ -23,19 +27,42 @@ def attach(args: argparse.Namespace) -> int:
     load_user_cell(args)
     run_dir = live_run(args.run, args.cell_file)
     require_terminal("the run goes on training; charrnn runs shows how it is doing")
-    app = ConsoleApp(SocketLink(run_dir.socket), run_dir, theme=args.theme, handle_signals=True)
+    link = SocketLink(run_dir.socket)
+    app = ConsoleApp(link, run_dir, theme=args.theme, handle_signals=True)
     app.run()
-    where = f"iteration {app.status.iteration:,}"  # the last this viewer saw
+    line, status = leaving_line(app, run_dir, link.owner, shown_flags(args.cell_file))
+    print(line, file=sys.stderr)
+    return app.return_code or status
+
+
+def leaving_line(
+    app: ConsoleApp, run_dir: RunDir, pid: int | None, flags: str = ""
+) -> tuple[str, int]:
+    """What attach says as the console closes, and its exit status (`flags`: the cell
+    file's, for attaching again)."""
+    ended = app.ended
+    where = f"iteration {(ended.iteration if ended else app.status.iteration):,}"
+    state = f"its state is in {run_dir.latest}"
     if app.outcome == "stopped":
-        print(f"stopped the run at {where}; its state is in {run_dir.latest}", file=sys.stderr)
-    elif app.outcome == "lost":
-        print(f"the run is no longer reachable ({app.outcome_reason})", file=sys.stderr)
-        return 1
-    else:
-        print(f"detached: training goes on ({where}); attach again with: "
-              f"charrnn attach {run_dir.path}{shown_flags(args.cell_file)}",
-              file=sys.stderr)  # fmt: skip
-    return app.return_code or 0
+        return f"stopped the run at {where}; {state}", 0
+    if app.outcome == "ended" and ended is not None:
+        if ended.state == "crashed":
+            return f"the run crashed at {where}" + (f" ({ended.reason})" if ended.reason else ""), 1
+        how = (
+            "finished"
+            if ended.state == "finished"
+            else "was stopped (by another viewer or a signal)"
+        )
+        return f"the run {how} at {where}; {state}", 0
+    if app.outcome == "refused":
+        return f"the run turned this viewer away: {app.outcome_reason}", 1
+    if app.outcome == "lost":
+        return f"the run is no longer reachable ({app.outcome_reason})", 1
+    if not app.welcomed:
+        return (f"the run never answered (pid {pid}): it may be stopped (kill -CONT {pid} "
+                "resumes it); nothing was changed"), 1  # fmt: skip
+    return (f"detached: training goes on ({where}); attach again with: "
+            f"charrnn attach {run_dir.path}{flags}"), 0  # fmt: skip
 
 
 def live_run(path: str | None, cell_file: str | None = None) -> RunDir:

@@ -219,6 +219,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("host", "the address to listen on (default 127.0.0.1: this machine only; anything else needs --public)", default="127.0.0.1", metavar="HOST"),
     Option("port", "the TCP port to listen on (default 8000)", port, default=8000, metavar="PORT"),
     Option("public", "allow a --host other than loopback: anyone who can reach the port can steer the run (there is no password)", flag=True),
+    Option("max_viewers", "the most browser tabs served at once, each a `charrnn attach` process (default 4); a tab beyond it is told so", size, default=4, metavar="N"),
     Option("cell_file", "your own cell: a Python file defining a class derived from engine.cells.base.Cell, and CLASS when it defines several (it is code you run, like any script)", file_path, metavar="PATH[:CLASS]"),
     Option("cell_changed_ok", "load checkpoints of your cell that were saved with another version of its file's source (their recorded sha256 differs): they run with the source as it is now", flag=True),
     Option("debug", "show the traceback of an exception raised in your cell file's code", flag=True),
@@ -321,7 +322,7 @@ COMMANDS: dict[str, CommandSpec] = {
         help="the console of a detached run in a web browser (needs textual-serve)",
         description="Serve `charrnn attach RUN_DIR` to web browsers: each tab is one more "
         "viewer, closing it leaves the run training, and Ctrl+C stops the server, not the run.",
-        options=("run", "host", "port", "public", "fps", "theme", "new"),
+        options=("run", "host", "port", "public", "max_viewers", "fps", "theme", "new"),
         groups=(CELL_FILE_GROUP,),
     ),
     "runs": CommandSpec(

@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
     cell = viewer_cell(args, new)
     run_dir = _start_run(new) if new is not None else live_run(args.run, args.cell_file)
     command = viewer_command(run_dir, args, cell)
-    server = ConsoleServer(command, args.host, args.port, run_dir, loopback)
+    server = ConsoleServer(command, args.host, args.port, run_dir, loopback, args.max_viewers)
     _announce(run_dir, args.host, args.port, loopback)
     server.serve()
     state, why = describe_state(run_dir)

@@ -4,6 +4,7 @@ headless.py, background.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import corpora
@@ -12,6 +13,7 @@ from engine.cells.user import UserCell
 from engine.config import preset
 from engine.trainer import Trainer
 from tui.cli.cell_file import load_user_cell, refuse_both, with_cell
+from tui.cli.ownership import own
 from tui.cli.terminal import require_terminal
 from tui.cli.train_args import TrainArgs
 from tui.runs.policy import RunSettings
@@ -37,20 +39,21 @@ def train(args: TrainArgs) -> int:
 
         run_dir = run_dir_for(args.run_dir, args.corpus)
         return launch(args, run_dir)
-    trainer = build_trainer(args, user)
-    settings = run_settings(args, trainer, corpus_path)
-    if front_end == "background":
-        from tui.cli.background import run_background
+    run_dir = None if front_end == "headless" and not args.run_dir else make_run_dir(args)
+    with own(run_dir) if run_dir else contextlib.nullcontext():  # before anything is written
+        trainer = build_trainer(args, user)
+        settings = run_settings(args, trainer, corpus_path)
+        if front_end == "background":
+            from tui.cli.background import run_background
 
-        return run_background(args, trainer, settings, make_run_dir(args))
-    if front_end == "headless":
-        from tui.cli.headless import train_headless
+            return run_background(args, trainer, settings, run_dir)
+        if front_end == "headless":
+            from tui.cli.headless import train_headless
 
-        given = RunDir(Path(args.run_dir)).create() if args.run_dir else None
-        return train_headless(args, trainer, settings, given)
-    from tui.cli.console import run_console
+            return train_headless(args, trainer, settings, run_dir)
+        from tui.cli.console import run_console
 
-    return run_console(args, trainer, settings, make_run_dir(args))
+        return run_console(args, trainer, settings, run_dir)
 
 
 def build_trainer(args: TrainArgs, user: UserCell | None = None) -> Trainer:

@@ -55,6 +55,7 @@ class ExitReport:
     iteration: int
     saved: list[Path] = field(default_factory=list)  # where the state was written on the way out
     errors: list[str] = field(default_factory=list)  # why it was not, where it was meant to be
+    warnings: list[str] = field(default_factory=list)  # what else went wrong on the way out
 
     @property
     def path(self) -> Path | None:
