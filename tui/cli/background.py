@@ -13,6 +13,7 @@ from pathlib import Path
 import corpora
 from engine.errors import CharrnnError
 from engine.trainer import Trainer
+from tui.cli.cell_file import shown_flags
 from tui.cli.ownership import own
 from tui.cli.train_args import TrainArgs
 from tui.runs.endpoint import Unreachable, connect
@@ -44,7 +45,7 @@ def launch(args: TrainArgs, run_dir: RunDir) -> int:
             )
         _wait_until_listening(child, run_dir)
     print(f"training in the background: {run_dir.path} (pid {child.pid})")
-    print(f"attach with: charrnn attach {run_dir.path}")
+    print(f"attach with: charrnn attach {run_dir.path}{shown_flags(args.cell_file)}")
     print(f"list runs:   charrnn runs {run_dir.path.parent}")
     return 0
 

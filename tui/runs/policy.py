@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from engine import checkpoint
+from engine.cells.guard import user_code_error
+from engine.cells.record import record_for
 from engine.errors import CharrnnError
 from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
@@ -127,6 +129,7 @@ class RunPolicy:
             model=trainer.summary(),
             config=trainer.config.to_dict(),
             detached=detached,
+            cell_file=record_for(trainer.config.cell),
             iteration=trainer.iteration,
         )
         self._write_status(trainer)
@@ -302,7 +305,7 @@ class RunPolicy:
         """A run that ended with an error saves nothing (the files already there are worth
         more than a model in an unknown state): record it, and say why in one line."""
         self.flush_records()
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = user_code_error(exc) or f"{type(exc).__name__}: {exc}"
         self.end(trainer, "crashed", reason)
         n = trainer.iteration
         return ExitReport(

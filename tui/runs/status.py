@@ -37,6 +37,9 @@ class RunStatus:
     model: str  # the trainer's one-line summary
     config: dict[str, Any]
     detached: bool  # steerable over control.sock
+    # A cell of the user's own: its record (engine/cells/record.py), shown in resume hints;
+    # never a file anyone imports.
+    cell_file: dict[str, str] | None = None
     started: float = field(default_factory=time.time)
     state: str = "live"
     reason: str = ""  # why a run stopped or crashed, when there is more to say
