@@ -35,6 +35,7 @@ import numpy as np
 
 from engine.averaging import weights_in_use
 from engine.cells.base import Params, State
+from engine.cells.record import RECORD_KEY, record_for
 from engine.checkpoint_rules import (
     FORMAT,
     FORMAT_VERSION,
@@ -116,9 +117,14 @@ class Checkpoint:
 
 
 def layout(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """A trainer's state dictionary as the file holds it: (metadata, arrays by entry name)."""
+    """A trainer's state dictionary as the file holds it: (metadata, arrays by entry name).
+    A cell of the user's own adds its record (engine/cells/record.py); a built-in cell's
+    file is as it always was."""
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION}
     meta |= {k: d[k] for k in STATE_META}
+    record = record_for(d["config"]["cell"])
+    if record is not None:
+        meta[RECORD_KEY] = record
     meta["saved_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     arrays = {f"param/{k}": v for k, v in d["params"].items()}
     arrays |= {f"optim/{k}": v for k, v in d["optimizer"].items()}
@@ -253,11 +259,13 @@ def _read_meta(npz: NpzReader) -> dict[str, Any]:
 
 
 def _checked(npz: NpzReader, check: Callable[..., Any], *args: Any) -> Any:
-    """check(*args), its CharrnnError prefixed with the file's path."""
+    """check(*args), its CharrnnError prefixed with the file's path (the same exception:
+    a CellFileNeeded stays one, engine/cells/record.py)."""
     try:
         return check(*args)
     except CharrnnError as exc:
-        raise npz.error(str(exc)) from None
+        exc.args = npz.error(str(exc)).args
+        raise exc from None
 
 
 def _read_history(npz: NpzReader, rules: ArrayRules, header: Header) -> np.ndarray:

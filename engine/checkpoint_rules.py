@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from engine import averaging
+from engine.cells.record import RECORD_KEY, check_record
+from engine.cells.registry import cell_type
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.npzread import Header
@@ -39,7 +41,6 @@ STATE_META = (
 REQUIRED_META = ("format", "format_version", *STATE_META)
 MAX_META_BYTES = 16 * 2**20  # a vocabulary of every Unicode character fits 4 times over
 MAX_VAL_ROWS = 2**24  # evaluations kept in history/val (256 MB): far more than any run makes
-MAX_STATE_ARRAYS = 2  # per layer: (h,) or (h, c)
 ANY_FLOAT, ANY_INT = "f", "iu"  # dtype kinds wanted where the config's dtype is not
 
 
@@ -64,7 +65,10 @@ def check_format(meta: Any) -> None:
 
 
 def check_meta(meta: dict[str, Any]) -> tuple[Config, Vocab]:
-    """The config and vocabulary of checked metadata; every other field checked too."""
+    """The config and vocabulary of checked metadata; every other field checked too. A cell
+    of the user's own is checked first (engine/cells/record.py): its file must have been
+    given to this process, and hash as it did when the file was saved."""
+    check_record(mapping(meta, "config").get("cell"), meta.get(RECORD_KEY))
     try:
         config = Config.from_dict(dict(mapping(meta, "config")))
     except (CharrnnError, TypeError) as exc:
@@ -90,6 +94,7 @@ class ArrayRules:
         self.config, self.vocab_size, self.iteration = config, vocab_size, iteration
         self.dtype = np.dtype(config.dtype)
         self.model_bytes = self.dtype.itemsize * config.param_count_estimate(vocab_size)
+        self.state_arrays = len(cell_type(config.cell).state_names)  # per layer: h, c, ...
 
     def max_bytes(self, name: str) -> int:
         """The most bytes entry `name` may take (its header is checked against this too)."""
@@ -129,7 +134,7 @@ class ArrayRules:
         ):
             return (), ANY_INT
         state = re.fullmatch(r"state/(\d+)/(\d+)", name)
-        if state and int(state[1]) < c.layers and int(state[2]) < MAX_STATE_ARRAYS:
+        if state and int(state[1]) < c.layers and int(state[2]) < self.state_arrays:
             return (c.batch, c.hidden), model
         weight = re.fullmatch(r"param/l(\d+)\.[A-Za-z]\w*", name)
         if (weight and int(weight[1]) < c.layers) or re.fullmatch(r"optim/[\w.]+", name):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from engine.cells import BUILT_IN
-from engine.cells.registry import cell_names, cell_type, unknown_cell
+from engine.cells.registry import NAME_PATTERN, cell_names, cell_type, unknown_cell
 from engine.errors import CharrnnError
 from engine.statedict import shown
 
@@ -210,6 +210,16 @@ class Config:
         if unknown:
             raise CharrnnError(f"unknown configuration fields: {', '.join(unknown)}")
         return cls(**values).validate()
+
+    @classmethod
+    def described(cls, values: dict[str, Any]) -> Config:
+        """A config read only to be described (compare's legend, from a run's run.json). A
+        cell this process has not loaded, a user's own, is kept by its name: its other
+        fields are checked as they would be with the rnn."""
+        cell = values.get("cell") if isinstance(values, dict) else None
+        if not isinstance(cell, str) or cell in cell_names() or not NAME_PATTERN.fullmatch(cell):
+            return cls.from_dict(values)
+        return dataclasses.replace(cls.from_dict({**values, "cell": "rnn"}), cell=cell)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes).validate()

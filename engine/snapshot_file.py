@@ -2,7 +2,9 @@
 
 The run writes `<run dir>/inspect.npz` between two steps; the viewer that asked reads it.
 One .npz of plain arrays plus a JSON metadata entry, written atomically, never pickled:
-  meta                  vocabulary, config, default text, iteration
+  meta                  vocabulary, config, default text, iteration, and the record of a
+                        cell of the user's own (engine/cells/record.py): the viewer must
+                        have been given its file too, and reading never imports anything
   param/<name>          the weights
   state/<layer>/<i>     training's stream-0 state (B=1)
   default/<layer>/<i>   the state after the text before the default passage
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from engine.cells.base import State
+from engine.cells.record import RECORD_KEY, check_record, record_for
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.inspect import ParamStep, Snapshot, StepStats
@@ -49,6 +52,9 @@ def write_snapshot(snapshot: Snapshot, path: Path) -> Path:
         "default_text": snapshot.default_text,
         "iteration": snapshot.iteration,
     }
+    record = record_for(snapshot.config.cell)
+    if record is not None:
+        meta[RECORD_KEY] = record
     arrays = {f"param/{k}": v for k, v in snapshot.params.items()}
     arrays |= _states("state", snapshot.state) | _states("default", snapshot.default_state)
     for name in ("next", "taken"):
@@ -75,6 +81,7 @@ def read_snapshot(path: Path) -> Snapshot:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
+        check_record(meta["config"].get("cell"), meta.get(RECORD_KEY))
         config = Config.from_dict(meta["config"])
         vocab = Vocab(meta["vocab"])
         model = CharModel(config, len(vocab))
@@ -93,7 +100,9 @@ def read_snapshot(path: Path) -> Snapshot:
             next=_read_record(meta, arrays, "next", model, params),
             taken=_read_record(meta, arrays, "taken", model, params),
         )
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+    except CharrnnError as exc:
+        raise CharrnnError(f"{path}: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, zipfile.BadZipFile) as exc:
         raise CharrnnError(f"{path}: unreadable inspect snapshot ({exc})") from None
 
 

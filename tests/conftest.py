@@ -15,7 +15,15 @@ from engine.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))  # for minchar_reference
 
+from cell_support import registry_kept
 from system_programs import program
+
+
+@pytest.fixture
+def registry():
+    """The cell registry as it was, after the test (see cell_support.registry_kept)."""
+    with registry_kept():
+        yield
 
 
 @pytest.fixture

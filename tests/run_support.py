@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tui.runs.protocol import Command, Event, decode, encode
+from tui.runs.endpoint import connect
+from tui.runs.protocol import Command, Event, Heartbeat, decode, encode
 from tui.runs.rundir import RunDir
-from tui.runs.status import pid_alive
+from tui.runs.status import live_owner, pid_alive
 
 TINY_FLAGS = ["--hidden", "8", "--seq-length", "8", "--sample-every", "50"]
 
@@ -70,9 +70,8 @@ class Viewer:
     """A raw protocol viewer: what `charrnn attach` says and hears, without the screen."""
 
     def __init__(self, run_dir: RunDir) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(20)
-        self.sock.connect(str(run_dir.socket))
+        # As attach connects: to the run's own socket, whatever the directory's length.
+        self.sock = connect(run_dir.socket, live_owner(run_dir), timeout=20)
         self.file = self.sock.makefile("rb")
 
     def send(self, command: Command) -> None:
@@ -82,10 +81,14 @@ class Viewer:
         self.sock.sendall(data)
 
     def next_event(self) -> Event:
-        line = self.file.readline()
-        if not line:
-            raise EOFError("the run closed the connection")
-        return decode(line)  # type: ignore[return-value]
+        """The next event, heartbeats skipped (they only say the run answers)."""
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise EOFError("the run closed the connection")
+            event = decode(line)
+            if not isinstance(event, Heartbeat):
+                return event  # type: ignore[return-value]
 
     def wait_for(self, wanted: Callable[[Event], bool], timeout: float = 20) -> Event:
         deadline = time.monotonic() + timeout

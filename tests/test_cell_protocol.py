@@ -1,13 +1,14 @@
 """Every registered cell through the same checks: the built-in ones, their textbook twins and
-a user's cell loaded from a file (tests/fixtures/cells/mgu.py). A new cell, registered, is
-tested here without a line of test code of its own."""
+users' cells loaded from files (tests/fixtures/cells/mgu.py, and lagged.py with three state
+arrays). A new cell, registered, is tested here without a line of test code of its own."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from cell_support import FIXTURES, registry_kept
 
 from engine import checkpoint
 from engine.cells import BUILT_IN, CELL_TYPES
@@ -19,15 +20,23 @@ from engine.model import CharModel
 from engine.sampling import RowModel, SampleSettings
 from engine.trainer import Trainer
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cells"
-USER_CELL = load_cell_file(str(FIXTURES / "mgu.py"))  # registers "mgu"
-CELLS = (*BUILT_IN, USER_CELL.name)
+USER_CELLS = {"mgu": "mgu.py", "lagged": "lagged.py"}  # name -> file in tests/fixtures/cells
+CELLS = (*BUILT_IN, *USER_CELLS)
 TEXT = 'He said "quiet (please)" and left.\nShe said "no".\n' * 6
+
+
+@pytest.fixture(scope="module", autouse=True)
+def user_cells() -> Iterator[None]:
+    """The users' cells registered for this module's tests only."""
+    with registry_kept():
+        for name, file in USER_CELLS.items():
+            assert load_cell_file(str(FIXTURES / file)).name == name
+        yield
 
 
 def test_the_cells_under_test_are_every_registered_cell() -> None:
     assert set(CELLS) == set(CELL_TYPES)
-    assert {"rnn", "lstm", "gru", "textbook-lstm", "mgu"} <= set(CELLS)
+    assert {"rnn", "lstm", "gru", "textbook-lstm", "mgu", "lagged"} <= set(CELLS)
 
 
 @pytest.mark.parametrize("cell", CELLS)

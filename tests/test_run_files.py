@@ -37,7 +37,7 @@ def test_a_headless_run_writes_only_owner_only_files(capsys, tmp_path: Path, ope
     assert status == 0, err
     assert mode(run_dir) == 0o700
     written = sorted(p.name for p in run_dir.iterdir())
-    assert written == ["latest.npz", "metrics.jsonl", "run.json", "samples.jsonl"]
+    assert written == ["latest.npz", "lock", "metrics.jsonl", "run.json", "samples.jsonl"]
     for name in written:
         assert mode(run_dir / name) == 0o600, name
 

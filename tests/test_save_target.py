@@ -191,7 +191,8 @@ async def test_the_save_dialog_asks_before_replacing_a_checkpoint(tmp_path: Path
         await wait_for(pilot, lambda: checkpoint.load(model).iteration > first)
 
 
-RECORDS = ["metrics.jsonl", "samples.jsonl", "run.json", "run.log", "control.sock", "inspect.npz"]
+RECORDS = ["metrics.jsonl", "samples.jsonl", "run.json", "run.log", "control.sock", "inspect.npz",
+           "lock"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", RECORDS)

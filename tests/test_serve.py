@@ -201,3 +201,72 @@ async def test_a_signalled_tab_viewer_detaches(served, detached, sig):
     await tab.close()
     assert describe_state(detached) == ("live", "")
     assert alive(run_pid(detached))
+
+
+def junk_exchange(port: int, request: bytes) -> bytes:
+    """Send `request` raw and return the first bytes of the answer ('' if none came)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        try:
+            return conn.recv(4096)
+        except (TimeoutError, ConnectionResetError):
+            return b""
+
+
+def upgrade(port: int, key: bytes, frames: bytes = b"") -> bytes:
+    return (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n").encode() + \
+        b"Sec-WebSocket-Key: " + key + b"\r\n\r\n" + frames  # fmt: skip
+
+
+def test_junk_requests_are_answered_without_a_traceback(served):
+    """The issue: 5 tracebacks (51 lines) on stderr for junk whose answers were right."""
+    port = served.port
+    good_key = b"dGhlIHNhbXBsZSBub25jZQ=="
+    masked_text = bytes([0x81, 0x80 | 7, 0, 0, 0, 0]) + b"garbage"  # a text frame, not JSON
+    answers = {
+        "bad request line": junk_exchange(port, b"GARBAGE \x1b]0;owned\x07\r\n\r\n"),
+        "oversized header": junk_exchange(
+            port, f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX: {'a' * 20000}\r\n\r\n".encode()
+        ),
+        "bad websocket key": junk_exchange(port, upgrade(port, b"garbage")),
+        "garbage frames": junk_exchange(port, upgrade(port, good_key, masked_text)),
+    }
+    assert answers["bad request line"].startswith(b"HTTP/1.0 400")
+    assert answers["oversized header"].startswith(b"HTTP/1.0 400")
+    assert answers["bad websocket key"].startswith(b"HTTP/1.1 400")
+    assert answers["garbage frames"].startswith(b"HTTP/1.1 101")
+    wait_until(lambda: not served.viewers(), "the garbage tab's viewer to end")
+    assert served.proc.poll() is None  # still serving
+    assert "Traceback" not in served.output
+    said = [line for line in served.output.splitlines() if line.startswith("charrnn serve:")]
+    assert len(said) <= len(answers), said  # at most one line each
+    assert not any("\x1b" in line for line in said)  # junk bytes never reach the terminal raw
+
+
+def test_a_tab_beyond_max_viewers_gets_a_message_and_no_process(tmp_path, detached):
+    server = Served(tmp_path, "run", "--max-viewers", "1")
+    try:
+        asyncio.run(_one_tab_then_one_too_many(server))
+    finally:
+        server.close()
+
+
+async def _one_tab_then_one_too_many(server: Served) -> None:
+    first = await Tab.open(server.url)
+    await first.read_until("blog_sample")
+    assert len(server.viewers()) == 1
+    full = "this server already shows 1 tab of the run (--max-viewers 1)"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # a new page says so
+        fetch(server.url)
+    assert refused.value.code == 503 and full in refused.value.read().decode()
+    async with aiohttp.ClientSession() as session:  # a page loaded earlier: its terminal says so
+        origin = server.url.rstrip("/")
+        ws = await session.ws_connect(f"ws://127.0.0.1:{server.port}/ws", origin=origin)
+        message = await ws.receive(timeout=10)
+        assert message.type == aiohttp.WSMsgType.BINARY and full in message.data.decode()
+        assert (await ws.receive(timeout=10)).type in (aiohttp.WSMsgType.CLOSE,
+                                                       aiohttp.WSMsgType.CLOSED)  # fmt: skip
+        await ws.close()
+    assert len(server.viewers()) == 1  # no process for the tab turned away
+    await first.close()

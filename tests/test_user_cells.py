@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from cell_support import BAD_FILES, FIXTURES, MGU, last_line_of, variant
 
 from engine.cells import CELL_TYPES
 from engine.cells.lstm import LSTMCell
@@ -22,32 +23,16 @@ from engine.vocab import Vocab
 from tui.cli import main
 from tui.inspect_text import activation_scale, saturation_table
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cells"
-MGU = FIXTURES / "mgu.py"
-MGU_SOURCE = MGU.read_text(encoding="utf-8")
-
 
 @pytest.fixture(autouse=True)
-def registry():
+def unregistered(registry):
     """Each test's registrations are undone: other modules test the fixture's own mgu."""
-    before = dict(CELL_TYPES)
-    yield
-    CELL_TYPES.clear()
-    CELL_TYPES.update(before)
 
 
 def gradcheck(capsys, *argv: str) -> tuple[int, str, str]:
     status = main(["gradcheck", *argv])
     out, err = capsys.readouterr()
     return status, out, err
-
-
-def variant(tmp_path: Path, old: str, new: str, name: str = "cell.py") -> Path:
-    """mgu.py with one piece of its source replaced."""
-    assert MGU_SOURCE.count(old) == 1, old
-    path = tmp_path / name
-    path.write_text(MGU_SOURCE.replace(old, new), encoding="utf-8")
-    return path
 
 
 # -- loading and the registry --------------------------------------------------------------------
@@ -150,63 +135,6 @@ def test_a_row_step_that_disagrees_fails(tmp_path: Path, capsys) -> None:
     assert err.startswith("gradient check failed: row_step against forward, one-hot input")
 
 
-# case: (what mgu.py has, what the bad file has instead, the error; {line} is the line of
-# the last line of the replacement)
-BAD_FILES = {
-    "syntax error": (
-        "h = state[0]\n",
-        "h = state[0]\n        )\n",
-        r"cell\.py:{line}: syntax error: unmatched '\)'$",
-    ),
-    "missing method": (
-        "    def activations(self, cache):\n",
-        "    def not_activations(self, cache):\n",
-        r"cell\.py: class MGUCell: missing method activations \(see engine/cells/base\.py\)$",
-    ),
-    "missing declaration": (
-        "    weight_blocks = 2\n",
-        "",
-        r"cell\.py: class MGUCell: declares no weight_blocks",
-    ),
-    "undeclared gate": (
-        'gates = ("f",)',
-        'gates = ("z",)',
-        r"gates names 'z', which is not among activation_names \('h', 'f', 'n'\)$",
-    ),
-    "wrong shapes": (
-        'return np.stack([s["h"] for s in steps]), steps, (h,)',
-        'return np.stack([s["h"] for s in steps])[:, :, 1:], steps, (h,)',
-        r"class MGUCell: forward's hs has shape \(4, 2, 4\); the protocol wants \(4, 2, 5\)$",
-    ),
-    "exception inside forward": (
-        'n = np.tanh(x @ p["Wxn"] + (f * h_prev) @ p["Whn"] + p["bn"])',
-        'n = np.tanh(x @ p["Wxn"] + (f * h_prev) @ p["Whn"][:2] + p["bn"])',
-        r"cell\.py:{line}: ValueError in forward: matmul: .* \(--debug shows the traceback\)$",
-    ),
-    "NaN output": (
-        "            h = (1 - f) * h_prev + f * n\n",
-        "            h = (1 - f) * h_prev + f * n * np.log(-1)\n",
-        r"class MGUCell: forward's hs holds 40 NaN or infinite values of 40$",
-    ),
-    "gradient left unwritten": (
-        "grads[k][...] = v",
-        "grads[k] = v",
-        r"backward left 30 of 30 elements of the gradient of Wxf unwritten or NaN \(write "
-        r"into the array given: grads\['Wxf'\]\[\.\.\.\] = \.\.\.\)$",
-    ),
-    "exception at import": (
-        "import numpy as np\n",
-        "import numpy as np\nimport a_module_that_is_not_there\n",
-        r"cell\.py:{line}: ModuleNotFoundError in the module's own code: No module named",
-    ),
-    "a built-in cell's name": (
-        'name = "mgu"',
-        'name = "gru"',
-        r"class MGUCell: the name 'gru' is a built-in cell's; give your cell a name of its own",
-    ),
-}
-
-
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_a_bad_cell_file_is_one_line_and_exit_2(
     case: str, tmp_path: Path, capsys, monkeypatch
@@ -221,11 +149,6 @@ def test_a_bad_cell_file_is_one_line_and_exit_2(
     message = message.replace("{line}", str(last_line_of(old, new)))
     assert re.search(message, err.rstrip()), err
     assert known == CELL_TYPES  # a refused cell is not registered
-
-
-def last_line_of(old: str, new: str) -> int:
-    """The line number, in the bad file, of the last line of `new` (which replaced `old`)."""
-    return MGU_SOURCE.count("\n", 0, MGU_SOURCE.index(old)) + new.rstrip("\n").count("\n") + 1
 
 
 @pytest.mark.parametrize(

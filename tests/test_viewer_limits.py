@@ -16,6 +16,7 @@ from engine.inspect import take_snapshot
 from engine.limits import MAX_PRIME_LENGTH, MAX_SAMPLE_LENGTH
 from engine.snapshot_file import write_snapshot
 from tui.app import ConsoleApp
+from tui.cli.attach import leaving_line
 from tui.links import SessionEvent, SocketLink
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
@@ -151,8 +152,12 @@ async def test_the_console_says_why_a_full_run_turned_it_away(detached):
         assert isinstance(viewer.next_event(), Welcome)
     app = ConsoleApp(SocketLink(detached.socket), detached)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.outcome == "lost")
+        await wait_for(pilot, lambda: app.outcome == "refused")
     assert f"this run already has {MAX_VIEWERS} viewers" in app.outcome_reason
+    # Said as a refusal, not as a run that went away (the issue: "no longer reachable").
+    line, status = leaving_line(app, detached, None)
+    assert line.startswith("the run turned this viewer away: this run already has 8 viewers")
+    assert status == 1
     for viewer in viewers:
         viewer.close()
 

@@ -30,6 +30,7 @@ from engine.snapshot_file import read_snapshot, stats_from_dict
 from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
 from tui.runs.metrics import RunCurves, follow_run
 from tui.runs.protocol import (
+    Ended,
     Inspect,
     Load,
     Loaded,
@@ -155,8 +156,12 @@ class ConsoleApp(App[int]):
         self.handle_signals = handle_signals
         self.exit_signal: int | None = None
         self._quitting = False
-        self.outcome = "quit"  # how the console ended: quit, detach, stopped or lost
+        # How the console ended: quit, detach, stopped (by this console), ended (the run
+        # said it finished or was stopped), refused (turned away) or lost.
+        self.outcome = "quit"
         self.outcome_reason = ""
+        self.ended: Ended | None = None  # how the run ended, as it told this console
+        self.welcomed = False  # the run has answered at least once
         self.last_save: Path | None = None
         self.curves: RunCurves | None = None  # the curves view's data, read from metrics.jsonl
         self._handlers: dict[type, Callable] = {
@@ -222,6 +227,7 @@ class ConsoleApp(App[int]):
             self._handlers[type(message.event)](message.event)
 
     def _on_welcome(self, event: Welcome) -> None:
+        self.welcomed = True
         self.sample_length = event.sample_length
         self.temperature = event.temperature
         self.run_state = "diverged" if event.diverged else "paused" if event.paused else "running"
@@ -411,10 +417,14 @@ class ConsoleApp(App[int]):
         )
 
     def on_link_closed(self, message: LinkClosed) -> None:
+        self.ended = message.ended
         if self.outcome != "stopped":
-            self.outcome = "lost"
+            kind = "ended" if message.ended else "refused" if message.refused else "lost"
+            self.outcome = kind
         self.outcome_reason = message.reason
-        self.exit(return_code=0 if self.outcome == "stopped" else 1)
+        crashed = message.ended is not None and message.ended.state == "crashed"
+        fine = self.outcome in ("stopped", "ended") and not crashed
+        self.exit(return_code=0 if fine else 1)
 
     async def _leave(self, outcome: str, message: str) -> None:
         if self._quitting:

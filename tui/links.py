@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from tui.runs.endpoint import Unreachable, connect
 from tui.runs.policy import ExitReport
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
     Command,
+    Ended,
     Event,
+    Heartbeat,
     Notice,
     ProtocolError,
     Stop,
@@ -27,7 +31,13 @@ from tui.runs.protocol import (
     decode,
     encode,
 )
+from tui.runs.rundir import RunDir
 from tui.runs.session import Session
+from tui.runs.status import live_owner
+
+CONNECT_TIMEOUT = 5.0  # seconds to connect (a run whose backlog is full does not accept)
+NOT_ANSWERING = 5.0  # seconds without a line before the console says the run is not answering
+WATCH_EVERY = 0.5  # seconds between two looks at the line
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -105,21 +115,32 @@ class InProcessLink:
 
 
 class LinkClosed(Message):
-    """The run is out of reach: it stopped, or it could not be reached at all."""
+    """The run is out of reach: it ended (`ended` says how), it turned this viewer away
+    (`refused`), or it could not be reached at all."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, ended: Ended | None = None, refused: bool = False) -> None:
         super().__init__()
         self.reason = reason
+        self.ended = ended
+        self.refused = refused
 
 
 class SocketLink:
-    """A viewer of a detached run, over its Unix socket; closing the console detaches."""
+    """A viewer of a detached run, over its Unix socket; closing the console detaches.
+
+    It connects only to the process that owns the run (tui/runs/endpoint.py), and watches
+    the line: a run sends something at least every HEARTBEAT_SECONDS, so after
+    NOT_ANSWERING seconds of silence the console is told the run is not answering (stopped
+    with SIGSTOP, say), and told again when it answers."""
 
     detaches = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.owner: int | None = None  # the run's PID, as its lock says
         self.writer: asyncio.StreamWriter | None = None
+        self.silent = False  # said not to answer, and has not answered since
+        self._heard = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self, app: App) -> None:
@@ -127,26 +148,69 @@ class SocketLink:
 
     async def _receive(self, app: App) -> None:
         try:
-            reader, self.writer = await asyncio.open_unix_connection(
-                str(self.path), limit=MAX_LINE_BYTES
-            )
-        except OSError as exc:
-            app.post_message(LinkClosed(f"cannot reach the run at {self.path}: {exc.strerror}"))
+            reader, self.writer = await self._connect()
+        except Unreachable as exc:
+            app.post_message(LinkClosed(f"cannot reach the run: {exc}"))
             return
-        welcomed, refusal = False, ""  # a Notice before any Welcome: why it turned us away
+        self._heard = asyncio.get_running_loop().time()
+        watchdog = asyncio.create_task(self._watch(app))
         try:
+            ended, refusal = await self._read(reader, app)
+        finally:
+            watchdog.cancel()
+        app.post_message(LinkClosed(refusal or "the run ended", ended=ended, refused=bool(refusal)))
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        def connected() -> socket.socket:  # blocking calls, kept off the UI's loop
+            self.owner = live_owner(RunDir(self.path.parent))
+            return connect(self.path, self.owner, CONNECT_TIMEOUT)
+
+        sock = await asyncio.to_thread(connected)
+        return await asyncio.open_unix_connection(sock=sock, limit=MAX_LINE_BYTES)
+
+    async def _read(self, reader: asyncio.StreamReader, app: App) -> tuple[Ended | None, str]:
+        """Deliver the run's events until it closes the line: (its Ended, if it said how it
+        ended; the Notice it sent before any Welcome, which says why it turned us away)."""
+        welcomed, refusal, ended = False, "", None
+        with contextlib.suppress(ConnectionError, ValueError):
             while line := await reader.readline():
+                self._heard_from(app)
                 try:
                     event = decode(line)
                 except ProtocolError:
                     continue  # from a newer charrnn, or malformed: skip what we cannot read
+                if isinstance(event, Ended):
+                    ended = event
+                    continue
+                if isinstance(event, Heartbeat):
+                    continue
                 welcomed = welcomed or isinstance(event, Welcome)
                 if isinstance(event, Notice) and not welcomed:
                     refusal = event.text
                 app.post_message(SessionEvent(event))  # type: ignore[arg-type]
-        except (ConnectionError, ValueError):
-            pass
-        app.post_message(LinkClosed(refusal or "the run ended"))
+        return ended, refusal
+
+    def _heard_from(self, app: App) -> None:
+        self._heard = asyncio.get_running_loop().time()
+        if self.silent:
+            self.silent = False
+            app.post_message(SessionEvent(Notice("the run answers again")))
+
+    async def _watch(self, app: App) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(WATCH_EVERY)
+            quiet = loop.time() - self._heard
+            if quiet >= NOT_ANSWERING and not self.silent:
+                self.silent = True
+                app.post_message(SessionEvent(Notice(self.silence_text(quiet), "warning")))
+
+    def silence_text(self, seconds: float) -> str:
+        pid = self.owner if self.owner is not None else "?"
+        return (
+            f"the run has not answered for {seconds:.0f} s: its process (pid {pid}) may be "
+            f"stopped (kill -CONT {pid} resumes it) or overloaded; q leaves it as it is"
+        )
 
     def send(self, command: Command) -> None:
         if self.writer is not None and not self.writer.is_closing():

@@ -11,13 +11,14 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import numpy as np
 
 from engine.errors import CharrnnError
 
 BUILT_IN_PACKAGE = "engine."
+USER_MODULE_PREFIX = "charrnn_user_cell_"  # the modules cell files are imported as
 
 
 def source_file(cls: type) -> str | None:
@@ -27,13 +28,20 @@ def source_file(cls: type) -> str | None:
     return getattr(sys.modules.get(cls.__module__), "__file__", None)
 
 
-def _user_frames(tb: TracebackType | None, path: str) -> list[TracebackType]:
+def _user_frames(tb: TracebackType | None, path: str | None = None) -> list[TracebackType]:
+    """The frames of `tb` in the file `path`, or (None) in any cell file imported here."""
     frames = []
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == path:
+        frame = tb.tb_frame
+        mine = _in_cell_file(frame) if path is None else frame.f_code.co_filename == path
+        if mine:
             frames.append(tb)
         tb = tb.tb_next
     return frames
+
+
+def _in_cell_file(frame: FrameType) -> bool:
+    return str(frame.f_globals.get("__name__", "")).startswith(USER_MODULE_PREFIX)
 
 
 def one_line(text: object) -> str:
@@ -49,11 +57,23 @@ def describe_exception(exc: BaseException, path: str, what: str) -> str:
     return f"{where}: {type(exc).__name__} in {what}: {message}"
 
 
-def print_user_traceback(exc: BaseException, path: str) -> None:
-    """The traceback from the first frame in the user's file down, on stderr."""
+def print_user_traceback(exc: BaseException, path: str | None = None) -> None:
+    """The traceback from the first frame in the user's file (None: any cell file) down,
+    on stderr."""
     frames = _user_frames(exc.__traceback__, path)
     tb = frames[0] if frames else exc.__traceback__
     sys.stderr.write("".join(traceback.format_exception(type(exc), exc, tb)))
+
+
+def user_code_error(exc: BaseException) -> str | None:
+    """One line for an exception raised in a cell file's code wherever it ran (training,
+    sampling, inspecting): `mgu.py:42: ValueError in forward: ...`; None when no frame of
+    its traceback is in a cell file (a bug of charrnn's own: its traceback is worth seeing)."""
+    frames = _user_frames(exc.__traceback__)
+    if not frames:
+        return None
+    code = frames[-1].tb_frame.f_code
+    return describe_exception(exc, code.co_filename, code.co_name)
 
 
 @contextmanager

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.cells.base import Cell
-from engine.cells.guard import display_path, one_line, running
+from engine.cells.guard import USER_MODULE_PREFIX, display_path, one_line, running
 from engine.cells.probe import probe_all
-from engine.cells.registry import check_declaration, refuse_built_in_name, register
+from engine.cells.registry import CELL_TYPES, check_declaration, refuse_built_in_name, register
 from engine.errors import CharrnnError
 from engine.files import check_regular_file
 
-MODULE_PREFIX = "charrnn_user_cell_"
 CLASS_SUFFIX = re.compile(r"(.+):([A-Za-z_]\w*)")
 MAX_SOURCE_BYTES = 1_000_000
 
@@ -38,10 +37,29 @@ class UserCell:
     path: Path  # resolved
     class_name: str
     sha256: str  # of the file's bytes, as a checkpoint records it
+    # --cell-changed-ok: files saved with another version of this source load too
+    changed_ok: bool = False
 
     @property
     def name(self) -> str:
         return self.cls.name
+
+    @property
+    def spec(self) -> str:
+        """`PATH:CLASS`, absolute: what another process is given to load the same cell."""
+        return f"{self.path}:{self.class_name}"
+
+
+# The cells loaded from files in this process, by name: what a checkpoint's record of a
+# cell is checked against (engine/cells/record.py).
+LOADED: dict[str, UserCell] = {}
+
+
+def loaded_cell(name: str) -> UserCell | None:
+    """The user cell registered under `name` in this process, if its file was loaded here
+    (and is still the class registered under that name)."""
+    user = LOADED.get(name)
+    return user if user is not None and CELL_TYPES.get(name) is user.cls else None
 
 
 def split_spec(spec: str) -> tuple[Path, str | None]:
@@ -77,7 +95,7 @@ def import_source(path: Path, source: bytes, debug: bool = False) -> types.Modul
         raise CharrnnError(f"{display_path(path)}{line}: syntax error: {exc.msg}") from None
     except ValueError as exc:  # e.g. a NUL byte
         raise CharrnnError(f"{display_path(path)}: not Python source ({one_line(exc)})") from None
-    name = MODULE_PREFIX + source_hash(source)[:16]
+    name = USER_MODULE_PREFIX + source_hash(source)[:16]
     module = types.ModuleType(name)
     module.__file__ = filename
     sys.modules[name] = module  # dataclasses and typing look their module up here
@@ -113,8 +131,9 @@ def find_class(module: types.ModuleType, path: Path, class_name: str | None) -> 
     return found[0]
 
 
-def load_cell_file(spec: str, debug: bool = False) -> UserCell:
-    """Import, check, probe and register the cell of `spec` (`PATH` or `PATH:CLASS`)."""
+def load_cell_file(spec: str, debug: bool = False, changed_ok: bool = False) -> UserCell:
+    """Import, check, probe and register the cell of `spec` (`PATH` or `PATH:CLASS`).
+    `changed_ok`: checkpoints saved with another version of its source load too."""
     path, class_name = split_spec(spec)
     source = read_source(path)
     path = path.resolve()
@@ -125,4 +144,6 @@ def load_cell_file(spec: str, debug: bool = False) -> UserCell:
     refuse_built_in_name(cls, where)
     probe_all(cls, where, debug)
     register(cls, where=where)
-    return UserCell(cls, path, cls.__name__, source_hash(source))
+    user = UserCell(cls, path, cls.__name__, source_hash(source), changed_ok)
+    LOADED[user.name] = user
+    return user

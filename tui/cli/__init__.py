@@ -19,6 +19,7 @@ from engine.blas import pin_threads
 # machine). A value the user set is kept.
 pin_threads(1, keep_set=True)
 
+from engine.cells.guard import print_user_traceback, user_code_error  # noqa: E402
 from engine.errors import CharrnnError  # noqa: E402  (after the BLAS setting above)
 from tui.cli.options import build_parser, parse  # noqa: E402
 from tui.cli.terminal import STDOUT_CLOSED, silence_stdout  # noqa: E402
@@ -36,6 +37,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of stdout has gone: nothing more to say to it
         silence_stdout()
         return STDOUT_CLOSED
+    except Exception as exc:  # from a cell file's code, one line (--debug: its traceback)
+        line = user_code_error(exc)
+        if line is None:
+            raise  # charrnn's own bug: its traceback is worth reporting
+        if getattr(args, "debug", False):
+            print_user_traceback(exc)
+        print(f"charrnn: error: {line}", file=sys.stderr)
+        return 2
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -17,6 +17,7 @@ from engine.cells.template import new_cell_source
 from engine.cells.user import UserCell, load_cell_file
 from engine.config import Config, preset
 from engine.errors import CharrnnError
+from tui.cli.cell_file import refuse_both, with_cell
 from tui.cli.options import hyper_parameters
 
 GRADCHECK_SIZE = {"hidden": 8, "seq_length": 6}
@@ -24,13 +25,9 @@ GRADCHECK_SIZE = {"hidden": 8, "seq_length": 6}
 
 def gradcheck(args: argparse.Namespace) -> int:
     changes = hyper_parameters(args)
-    user: UserCell | None = None
-    if args.cell_file is not None:
-        if "cell" in changes:
-            raise CharrnnError("give --cell or --cell-file, not both")
-        user = load_cell_file(args.cell_file, debug=args.debug)
-        changes["cell"] = user.name
-    config = preset("classic").replace(**changes, **GRADCHECK_SIZE)
+    refuse_both(changes, args.cell_file)
+    user = None if args.cell_file is None else load_cell_file(args.cell_file, debug=args.debug)
+    config = preset("classic").replace(**with_cell(changes, user), **GRADCHECK_SIZE)
     print(cell_heading(config.cell, user))
     report = grad.check_cell(config, debug=args.debug, where=_where(user))
     for line in report_lines(report, config):

@@ -19,6 +19,7 @@ import corpora
 from engine import checkpoint
 from engine.errors import CharrnnError
 from engine.sampling import SampleSettings, read_prime_file, stream_sample
+from tui.cli.cell_file import load_user_cell
 from tui.visible import shown
 
 
@@ -28,6 +29,7 @@ def sample(args: argparse.Namespace) -> int:
     if args.zero_state and args.carried_state:
         raise CharrnnError("give --zero-state or --carried-state, not both")
     prime = read_prime_file(args.prime_file) if args.prime_file else args.prime
+    load_user_cell(args)  # a checkpoint of the user's own cell names it; this builds it
     ckpt = checkpoint.load(args.checkpoint)
     model, params = checkpoint.load_model(ckpt)
     settings = SampleSettings(
@@ -63,6 +65,7 @@ def write_stream(pieces: Iterable[str], out: TextIO) -> None:
 def inspect(args: argparse.Namespace) -> int:
     from tui.inspect_text import backprop_report, report
 
+    load_user_cell(args)
     width = shutil.get_terminal_size().columns
     if args.window or args.through_time:
         others = args.unit is not None or args.find_units or args.gates

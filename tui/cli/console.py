@@ -9,6 +9,7 @@ import sys
 import corpora
 from engine.trainer import Trainer
 from tui.cli.background import launch
+from tui.cli.cell_file import shown_flags
 from tui.cli.train_args import TrainArgs
 from tui.runs.policy import ExitReport, RunPolicy, RunSettings
 from tui.runs.rundir import RunDir
@@ -39,15 +40,16 @@ def run_console(args: TrainArgs, trainer: Trainer, settings: RunSettings, rundir
         )
         if moved.iters != 0:
             return launch(moved, rundir)
-    return exit_status(report, args.corpus, app.return_code or 0)
+    return exit_status(report, args.corpus, app.return_code or 0, shown_flags(args.cell_file))
 
 
-def exit_status(report: ExitReport, corpus: str, status: int) -> int:
-    """Say where the state went; 1 if it could not be saved (unless a signal says more)."""
+def exit_status(report: ExitReport, corpus: str, status: int, flags: str = "") -> int:
+    """Say where the state went and how to resume it (with `flags`: the cell file's); 1 if
+    it could not be saved (unless a signal says more)."""
     for path in report.saved:
         _say(f"saved iteration {report.iteration:,} to {path}")
     if report.path is not None:
-        _say(f"resume with: charrnn train {corpus} --resume {report.path}")
+        _say(f"resume with: charrnn train {corpus} --resume {report.path}{flags}")
     if report.errors:
         _say(f"charrnn: error: {report.error}")
     return status or (1 if report.errors else 0)

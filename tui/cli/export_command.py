@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine import checkpoint
 from engine import export as exporting
+from engine.cells.record import CellFileNeeded
 from engine.errors import CharrnnError
 from engine.files import NOT_REGULAR
 
@@ -22,13 +23,27 @@ from engine.files import NOT_REGULAR
 def export(args: argparse.Namespace) -> int:
     out, source = Path(args.out), Path(args.checkpoint)
     fmt = args.to or format_for(out)
+    ckpt = load_built_in(source)  # refused first: no package makes a user's cell exportable
     exporting.require(fmt)
-    exported = exporting.export(checkpoint.load(source))
+    exported = exporting.export(ckpt)
     check_export_target(out, source, fmt, force=args.force)
     checkpoint.check_writable(out)
     exporting.write(exported, fmt, out)
     print(summary(exported, fmt, out))
     return 0
+
+
+def load_built_in(source: Path) -> checkpoint.Checkpoint:
+    """The checkpoint; one of a cell of the user's own is refused before anything imports
+    its code: PyTorch has no module that computes it."""
+    try:
+        return checkpoint.load(source)
+    except CellFileNeeded as exc:
+        raise CharrnnError(
+            f"{source}: not exported: it holds the cell {exc.cell!r} of your own (from "
+            f"{exc.file}), and export writes only charrnn's rnn, lstm and gru, which PyTorch's "
+            "nn.RNN, nn.LSTM and nn.GRU compute"
+        ) from None
 
 
 def format_for(out: Path) -> str:

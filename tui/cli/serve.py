@@ -20,8 +20,10 @@ import shlex
 import socket
 import sys
 
+from engine.cells.user import UserCell
 from engine.errors import CharrnnError
 from tui.cli.attach import live_run
+from tui.cli.cell_file import cell_file_flags, load_user_cell, shown_flags
 from tui.cli.train import run_dir_for, train
 from tui.cli.train_args import TrainArgs
 from tui.runs.rundir import RunDir
@@ -41,28 +43,50 @@ def serve(args: argparse.Namespace) -> int:
     if args.new is not None and args.run:
         raise CharrnnError("give a RUN_DIR to serve or --new to start one, not both")
     loopback = _listen_check(args.host, args.port, args.public)
-    run_dir = _start_run(args.new) if args.new is not None else live_run(args.run)
-    server = ConsoleServer(viewer_command(run_dir, args), args.host, args.port, run_dir, loopback)
+    new = TrainArgs.parse([*args.new, "--detach"]) if args.new is not None else None
+    cell = viewer_cell(args, new)
+    run_dir = _start_run(new) if new is not None else live_run(args.run, args.cell_file)
+    command = viewer_command(run_dir, args, cell)
+    server = ConsoleServer(command, args.host, args.port, run_dir, loopback, args.max_viewers)
     _announce(run_dir, args.host, args.port, loopback)
     server.serve()
     state, why = describe_state(run_dir)
     if state == "live":
-        print(f"server stopped; the run goes on: charrnn attach {run_dir.path}", flush=True)
+        typed = new.cell_file if new is not None else args.cell_file
+        print(f"server stopped; the run goes on: charrnn attach {run_dir.path}"
+              f"{shown_flags(typed)}", flush=True)  # fmt: skip
     else:
         print(f"server stopped; the run is {state}{f' ({why})' if why else ''}", flush=True)
     return 0
 
 
-def viewer_command(run_dir: RunDir, args: argparse.Namespace) -> str:
+def viewer_cell(args: argparse.Namespace, new: TrainArgs | None) -> UserCell | None:
+    """The cell file each viewer builds the model with: serve's own --cell-file, or with
+    --new the one the run trains. Loaded here first: a bad one is one line, before serving."""
+    if new is None:
+        return load_user_cell(args)
+    if args.cell_file is not None:
+        raise CharrnnError(
+            "with --new, give --cell-file after it, among train's arguments: the run trains "
+            "that cell and the viewers build it"
+        )
+    return load_user_cell(new)
+
+
+def viewer_command(run_dir: RunDir, args: argparse.Namespace, cell: UserCell | None) -> str:
     """The shell command textual-serve runs for each browser connection: a plain `attach`
-    (exec, so that the viewer itself gets textual-serve's signals, not a shell)."""
+    (exec, so that the viewer itself gets textual-serve's signals, not a shell), with the
+    cell file (absolute) when the run trains a cell of the user's own."""
     argv = [sys.executable, "-m", "tui.cli", "attach", str(run_dir.path.resolve())]
-    return "exec " + shlex.join([*argv, "--fps", str(args.fps), "--theme", args.theme])
+    argv += ["--fps", str(args.fps), "--theme", args.theme]
+    if cell is not None:
+        argv += cell_file_flags(cell.spec, cell.changed_ok)
+    return "exec " + shlex.join(argv)
 
 
-def _start_run(train_argv: list[str]) -> RunDir:
-    """`charrnn train <train_argv> --detach`, returning the run directory it trains in."""
-    args = TrainArgs.parse([*train_argv, "--detach"])
+def _start_run(args: TrainArgs) -> RunDir:
+    """`charrnn train ... --detach` from serve --new, returning the run directory it trains
+    in."""
     run_dir = run_dir_for(args.run_dir, args.corpus)
     train(dataclasses.replace(args, run_dir=str(run_dir.path)))
     return run_dir

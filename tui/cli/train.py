@@ -4,12 +4,16 @@ headless.py, background.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import corpora
 from engine import checkpoint
+from engine.cells.user import UserCell
 from engine.config import preset
 from engine.trainer import Trainer
+from tui.cli.cell_file import load_user_cell, refuse_both, with_cell
+from tui.cli.ownership import own
 from tui.cli.terminal import require_terminal
 from tui.cli.train_args import TrainArgs
 from tui.runs.policy import RunSettings
@@ -18,6 +22,10 @@ from tui.runs.save_target import check_save_target
 
 
 def train(args: TrainArgs) -> int:
+    # A cell file first, whatever the front end: a bad one is one line before any training
+    # (the launcher of a background run checks it too, where the user can read it).
+    refuse_both(args.config_changes, args.cell_file)
+    user = load_user_cell(args)
     corpus_path = corpora.resolve(args.corpus).path
     if args.save is not None:  # before training: a refused target must not cost a run
         records = Path(args.run_dir) if args.run_dir else None  # the run's, never saved over
@@ -31,28 +39,32 @@ def train(args: TrainArgs) -> int:
 
         run_dir = run_dir_for(args.run_dir, args.corpus)
         return launch(args, run_dir)
-    trainer = build_trainer(args)
-    settings = run_settings(args, trainer, corpus_path)
-    if front_end == "background":
-        from tui.cli.background import run_background
+    run_dir = None if front_end == "headless" and not args.run_dir else make_run_dir(args)
+    with own(run_dir) if run_dir else contextlib.nullcontext():  # before anything is written
+        trainer = build_trainer(args, user)
+        settings = run_settings(args, trainer, corpus_path)
+        if front_end == "background":
+            from tui.cli.background import run_background
 
-        return run_background(args, trainer, settings, make_run_dir(args))
-    if front_end == "headless":
-        from tui.cli.headless import train_headless
+            return run_background(args, trainer, settings, run_dir)
+        if front_end == "headless":
+            from tui.cli.headless import train_headless
 
-        given = RunDir(Path(args.run_dir)).create() if args.run_dir else None
-        return train_headless(args, trainer, settings, given)
-    from tui.cli.console import run_console
+            return train_headless(args, trainer, settings, run_dir)
+        from tui.cli.console import run_console
 
-    return run_console(args, trainer, settings, make_run_dir(args))
+        return run_console(args, trainer, settings, run_dir)
 
 
-def build_trainer(args: TrainArgs) -> Trainer:
-    """A fresh Trainer, or one resumed from a checkpoint with the allowed changes."""
+def build_trainer(args: TrainArgs, user: UserCell | None = None) -> Trainer:
+    """A fresh Trainer, or one resumed from a checkpoint with the allowed changes. A cell
+    of the user's own replaces the preset's cell; a checkpoint says which cell it holds
+    (and refuses to load if it is a user's cell whose file this process was not given)."""
     name, text = corpora.load(args.corpus)
     if args.resume:
         return checkpoint.restore(checkpoint.load(args.resume), text, name, args.config_changes)
-    config = preset(args.preset or "classic").replace(**args.config_changes)
+    changes = with_cell(args.config_changes, user)
+    config = preset(args.preset or "classic").replace(**changes)
     return Trainer(config, text, seed=args.seed or 0, corpus_name=name)
 
 

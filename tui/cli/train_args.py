@@ -44,6 +44,9 @@ class TrainArgs:
     autosave_minutes: float
     fps: int
     theme: str
+    cell_file: str | None  # PATH[:CLASS] as the user typed it; every process it trains in loads it
+    cell_changed_ok: bool
+    debug: bool
     changes: tuple[tuple[str, Any], ...] = ()
 
     @classmethod

@@ -1,4 +1,10 @@
-"""textual-serve's Server for `charrnn serve`: same-origin, quiet, and stopped with its run.
+"""textual-serve's Server for `charrnn serve`: same-origin, capped, quiet, and stopped with
+its run.
+
+Each tab costs a `charrnn attach` process, so at most `max_viewers` are served at once; a
+page or websocket beyond that gets a message saying so, and no process. Junk requests (a bad
+request line, a broken websocket handshake, garbage frames) are answered as aiohttp answers
+them and logged in one line each, never as a traceback.
 
 Imported only by `charrnn serve` (textual-serve is an optional dependency: importing this
 module without it raises ImportError, which serve turns into an install hint).
@@ -17,8 +23,24 @@ from textual_serve.server import Server
 
 from tui.runs.rundir import RunDir
 from tui.runs.status import describe_state
+from tui.visible import shown
 
 WATCH_SECONDS = 2.0  # how often the server checks that its run still lives
+LOG_LINE_CHARS = 200  # the longest log line about one request
+
+
+class OneLine(logging.Filter):
+    """Every log record as one line: an exception is named after the message, not traced
+    (its text drawn visibly: a junk request's bytes must not reach the terminal raw)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            text = f"{text} ({type(exc).__name__}: {exc})"
+        record.msg, record.args = shown(" ".join(text.split())[:LOG_LINE_CHARS]), ()
+        record.exc_info = record.exc_text = record.stack_info = None
+        return True
 
 
 def _is_loopback_name(name: str | None) -> bool:
@@ -42,15 +64,38 @@ def refusal(host_header: str, origin: str | None, scheme: str, loopback: bool) -
 
 
 class ConsoleServer(Server):  # type: ignore[misc]
-    def __init__(self, command: str, host: str, port: int, run_dir: RunDir, loopback: bool) -> None:
+    def __init__(
+        self,
+        command: str,
+        host: str,
+        port: int,
+        run_dir: RunDir,
+        loopback: bool,
+        max_viewers: int,
+    ) -> None:
         super().__init__(command, host=host, port=port, title=f"charrnn {run_dir.path.name}")
         self.run_dir = run_dir
         self.loopback = loopback
+        self.max_viewers = max_viewers
         self.viewers: set[asyncio.Task[Any]] = set()
 
     def initialize_logging(self) -> None:
         # textual-serve logs every request at INFO; our own lines say what matters.
         logging.basicConfig(level=logging.WARNING, format="charrnn serve: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(OneLine())
+
+    @property
+    def full(self) -> str:
+        """Why a tab is turned away, or '' while there is room for one more viewer."""
+        if len(self.viewers) < self.max_viewers:
+            return ""
+        tabs = "tab" if self.max_viewers == 1 else "tabs"
+        return (
+            f"charrnn serve: this server already shows {self.max_viewers} {tabs} of the run "
+            f"(--max-viewers {self.max_viewers}), the most it serves at once; close one of "
+            "them, then reload this page"
+        )
 
     def _check(self, request: web.Request, websocket: bool) -> None:
         origin = request.headers.get("Origin") if websocket else None
@@ -60,6 +105,8 @@ class ConsoleServer(Server):  # type: ignore[misc]
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         self._check(request, websocket=False)
+        if self.full:
+            raise web.HTTPServiceUnavailable(text=self.full + "\n")
         # The page's links and websocket URL name the host the browser used, so a tunnel to
         # another local port (ssh -L 9000:127.0.0.1:8000) works too. No await comes between
         # this and textual-serve reading it.
@@ -68,6 +115,10 @@ class ConsoleServer(Server):  # type: ignore[misc]
 
     async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
         self._check(request, websocket=True)
+        if not web.WebSocketResponse().can_prepare(request).ok:  # answered here, not traced
+            raise web.HTTPBadRequest(text="not a websocket handshake\n")
+        if self.full:
+            return await self._turn_away(request, self.full)
         task = asyncio.current_task()
         assert task is not None
         self.viewers.add(task)
@@ -75,6 +126,15 @@ class ConsoleServer(Server):  # type: ignore[misc]
             return await super().handle_websocket(request)
         finally:
             self.viewers.discard(task)
+
+    async def _turn_away(self, request: web.Request, why: str) -> web.StreamResponse:
+        """A tab whose page loaded but finds no room: the reason, drawn in its terminal (the
+        page writes binary frames there), and the socket closed; no viewer process."""
+        websocket = web.WebSocketResponse()
+        await websocket.prepare(request)
+        await websocket.send_bytes(f"\r\n {why}\r\n".encode())
+        await websocket.close()
+        return websocket
 
     async def on_startup(self, app: web.Application) -> None:
         app["watch"] = asyncio.create_task(self._watch_run())

@@ -309,7 +309,7 @@ def _from_run_json(path: Path) -> RunInfo | None:
     try:
         with open_regular(path, "a run's status") as f:
             data = json.loads(f.read(MAX_RUN_INFO_BYTES).decode("utf-8"))
-        config = Config.from_dict(data["config"]) if data.get("config") else None
+        config = Config.described(data["config"]) if data.get("config") else None
         preset = data.get("preset")
     # Missing or unreadable (ValueError: bad JSON, bad UTF-8, CharrnnError for a bad config
     # or what is not a regular file): the checkpoint may still say.

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from engine import checkpoint
+from engine.cells.guard import user_code_error
+from engine.cells.record import record_for
 from engine.errors import CharrnnError
 from engine.evaluate import lane_shape
 from engine.sampling import SampleSettings
@@ -53,6 +55,7 @@ class ExitReport:
     iteration: int
     saved: list[Path] = field(default_factory=list)  # where the state was written on the way out
     errors: list[str] = field(default_factory=list)  # why it was not, where it was meant to be
+    warnings: list[str] = field(default_factory=list)  # what else went wrong on the way out
 
     @property
     def path(self) -> Path | None:
@@ -126,6 +129,7 @@ class RunPolicy:
             model=trainer.summary(),
             config=trainer.config.to_dict(),
             detached=detached,
+            cell_file=record_for(trainer.config.cell),
             iteration=trainer.iteration,
         )
         self._write_status(trainer)
@@ -301,7 +305,7 @@ class RunPolicy:
         """A run that ended with an error saves nothing (the files already there are worth
         more than a model in an unknown state): record it, and say why in one line."""
         self.flush_records()
-        reason = f"{type(exc).__name__}: {exc}"
+        reason = user_code_error(exc) or f"{type(exc).__name__}: {exc}"
         self.end(trainer, "crashed", reason)
         n = trainer.iteration
         return ExitReport(

@@ -268,6 +268,21 @@ class Loaded:
             self.info = TrainerInfo(**self.info)
 
 
+@dataclass
+class Heartbeat:
+    """Sent every few seconds to each viewer by a detached run's socket server, whatever the
+    training does: a viewer that hears nothing at all knows the process is not answering."""
+
+
+@dataclass
+class Ended:
+    """A detached run's last word to its viewers before it closes their connections."""
+
+    state: str = rule(choices=("finished", "stopped", "crashed"))
+    iteration: int = rule(low=0)
+    reason: str = ruled("", **TEXT)
+
+
 Event = (
     Welcome
     | Progress
@@ -278,6 +293,8 @@ Event = (
     | Saved
     | Loaded
     | SnapshotReady
+    | Heartbeat
+    | Ended
 )
 
 MESSAGE_TYPES: dict[str, type] = {
@@ -301,6 +318,8 @@ MESSAGE_TYPES: dict[str, type] = {
         Saved,
         Loaded,
         SnapshotReady,
+        Heartbeat,
+        Ended,
     )
 }
 

@@ -12,6 +12,7 @@ runs/<corpus>-<YYYYmmdd-HHMMSS>/
   control.sock    a detached run's Unix socket (mode 0600: only its owner can steer it)
   run.log         what a detached run printed
   inspect.npz     the weights snapshot a viewer's inspect screen reads
+  lock            locked by the process that owns the run while it lives (tui/runs/lock.py)
 
 Everything a run writes is its owner's alone: the directory is made 0700 and every file in it
 0600 (checkpoints, records, run.json, run.log, the socket), whatever the umask. Samples and
@@ -37,8 +38,9 @@ STATUS = "run.json"
 SOCKET = "control.sock"
 LOG = "run.log"
 SNAPSHOT = "inspect.npz"
+LOCK = "lock"
 # The run's own records: no save ever replaces them (a checkpoint has names of its own).
-RECORDS = (METRICS, SAMPLES, STATUS, SOCKET, LOG, SNAPSHOT)
+RECORDS = (METRICS, SAMPLES, STATUS, SOCKET, LOG, SNAPSHOT, LOCK)
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
@@ -93,6 +95,10 @@ class RunDir:
     @property
     def log(self) -> Path:
         return self.path / LOG
+
+    @property
+    def lock(self) -> Path:
+        return self.path / LOCK
 
     def checkpoints(self) -> list[Path]:
         """The .npz files here, newest first."""

@@ -2,9 +2,15 @@
 
 The session trains in a thread as it does under the console; this process's asyncio loop
 accepts viewers, hands each a Welcome, forwards their commands to the session and broadcasts
-the session's events to all of them as JSON lines. A viewer that is slow, sends garbage or
-vanishes is dropped; training never waits for one. SIGTERM and SIGHUP save latest.npz and
-end the run cleanly.
+the session's events to all of them as JSON lines, with a Heartbeat every few seconds so
+that a viewer can tell a quiet run from one that does not answer. A viewer that is slow,
+sends garbage or vanishes is dropped at once (its connection aborted, its queue freed);
+training never waits for one. SIGTERM and SIGHUP save latest.npz and end the run cleanly;
+the viewers are told how it ended (Ended) before their connections close.
+
+The process owns the run directory (its lock, tui/runs/lock.py) before it listens, so a
+socket or link left at control.sock is removed as stale; anything else there is refused.
+On the way out it removes only the socket it made.
 """
 
 from __future__ import annotations
@@ -13,13 +19,18 @@ import asyncio
 import contextlib
 import os
 import signal
+import stat
 
+from engine.errors import CharrnnError
+from tui.runs.endpoint import bindable, file_id
 from tui.runs.policy import ExitReport
 from tui.runs.protocol import (
     MAX_LINE_BYTES,
     MAX_WELCOME_BYTES,
     MESSAGE_TYPES,
+    Ended,
     Event,
+    Heartbeat,
     Inspect,
     Notice,
     Pause,
@@ -45,6 +56,8 @@ COMMANDS = (Pause, Resume, SetTemperature, Sample, Save, LoadCommand, Stop, Insp
 # classic preset on tinyshakespeare sent a viewer 18 KB/s, measured 2026-12-04 over 10 s).
 MAX_VIEWERS = 8
 MAX_BACKLOG = 1 << 20
+HEARTBEAT_SECONDS = 1.0  # a viewer that hears nothing for a few of these calls the run silent
+GOODBYE_SECONDS = 2.0  # at most this long to deliver Ended to the viewers on the way out
 assert all(cls.__name__ in MESSAGE_TYPES for cls in COMMANDS)
 assert MAX_WELCOME_BYTES < MAX_BACKLOG
 
@@ -57,6 +70,8 @@ class RunServer:
         # Connected, waiting for their Welcome: the lines to send them right after it.
         self.waiting: dict[asyncio.StreamWriter, list[bytes]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.socket_id: tuple[int, int] | None = None  # the socket this run made
+        self.warnings: list[str] = []  # said once the run is over (run.log)
 
     # -- events out -------------------------------------------------------------------------
 
@@ -74,17 +89,16 @@ class RunServer:
         """Queue `line` for a viewer; one that cannot keep up is dropped, never waited for."""
         queued = writer.transport.get_write_buffer_size()
         if writer.is_closing() or queued + len(line) > MAX_BACKLOG:
-            self._drop(writer, slow=True)
+            self._drop(writer)
             return
         writer.write(line)
 
-    def _drop(self, writer: asyncio.StreamWriter, *, slow: bool = False) -> None:
+    def _drop(self, writer: asyncio.StreamWriter) -> None:
+        """Forget a viewer and abort its connection: close() would keep its backlog until it
+        reads, and one that never reads (or is still writing to us) never would."""
         self.viewers.discard(writer)
         self.waiting.pop(writer, None)
-        if slow:
-            writer.transport.abort()  # close() would keep its backlog until it reads: never
-        else:
-            writer.close()
+        writer.transport.abort()
 
     # -- viewers in -------------------------------------------------------------------------
 
@@ -144,33 +158,94 @@ class RunServer:
             return
         self.session.send(message)
 
+    # -- what every viewer hears ------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        line = encode(Heartbeat())
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            for writer in [*self.viewers, *self.waiting]:  # before a Welcome too: it says nothing
+                self._send(writer, line)
+
+    async def _goodbye(self, ended: Ended) -> None:
+        """Tell every viewer how the run ended, then close their connections (what is queued
+        goes first), waiting at most GOODBYE_SECONDS for the slowest."""
+        line = encode(ended)
+        writers = [*self.viewers, *self.waiting]
+        self.viewers.clear()
+        self.waiting.clear()
+        for writer in writers:
+            if writer.transport.get_write_buffer_size() + len(line) <= MAX_BACKLOG:
+                writer.write(line)
+            writer.close()
+        closing = [writer.wait_closed() for writer in writers]
+        with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*closing, return_exceptions=True), GOODBYE_SECONDS
+            )
+        for writer in writers:
+            writer.transport.abort()
+
     # -- the run ----------------------------------------------------------------------------
 
     async def serve(self) -> ExitReport:
         self.loop = loop = asyncio.get_running_loop()
         self.session.subscribe(self._broadcast)
         server = await self._listen()
+        heartbeat = asyncio.create_task(self._heartbeat())
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             loop.add_signal_handler(signum, self.session.send, Stop(save=True))
+        ended = Ended("crashed", self.session.trainer.iteration)
         try:
-            return await asyncio.to_thread(self.session.train)  # it writes run.json's end state
+            report = await asyncio.to_thread(self.session.train)  # it writes run.json's end
+            state = "finished" if self.session.finished else "stopped"
+            ended = Ended(state, report.iteration, report.error)
         finally:
+            heartbeat.cancel()
             server.close()
-            for writer in list(self.viewers):
-                self._drop(writer)
-            with contextlib.suppress(FileNotFoundError):
-                self.run_dir.socket.unlink()
+            await self._goodbye(ended)
+            self._remove_socket()
+        report.warnings += self.warnings
+        return report
 
     async def _listen(self) -> asyncio.AbstractServer:
         path = self.run_dir.socket
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # a stale socket of a dead run: the caller checked it is not live
+        clear_stale(path)
         old = os.umask(0o177)  # the socket is born 0600: no window where others can connect
         try:
-            server = await asyncio.start_unix_server(
-                self._viewer, path=str(path), limit=MAX_LINE_BYTES
-            )
+            with bindable(path) as name:
+                server = await asyncio.start_unix_server(
+                    self._viewer, path=name, limit=MAX_LINE_BYTES
+                )
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
+        self.socket_id = file_id(path)
         return server
+
+    def _remove_socket(self) -> None:
+        """Remove control.sock if it is still the socket this run made; anything put in its
+        place is left alone. A failure is one line in run.log, never a traceback."""
+        path = self.run_dir.socket
+        found = file_id(path)
+        if found is None:
+            return
+        if found != self.socket_id:
+            self.warnings.append(f"{path} is no longer this run's socket; left as it is")
+            return
+        try:
+            path.unlink()
+        except OSError as exc:
+            self.warnings.append(f"could not remove {path}: {exc.strerror or exc}")
+
+
+def clear_stale(path: os.PathLike[str]) -> None:
+    """Remove what a dead run left at the socket's path: a socket, or a link (never followed).
+    Anything else may be someone's file: the run refuses to start rather than delete it."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not (stat.S_ISSOCK(mode) or stat.S_ISLNK(mode)):
+        raise CharrnnError(f"{path}: exists and is not a socket; move it away and start again")
+    os.unlink(path)

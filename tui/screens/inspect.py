@@ -50,7 +50,7 @@ VIEWS = ("predictions", "neurons", "gates", "step", "window", "through", "chain"
 BACKPROP = ("window", "through", "chain")  # the views of the training window
 HELP = {
     "predictions": "t type  g sample  u neurons  s gates  w window  b backprop  ? keys  Esc back",
-    "neurons": "←→↑↓ move  [ ] unit  f finder  k h/c/gates  p predictions  ? keys  Esc back",
+    "neurons": "←→↑↓ move  [ ] unit  f finder  k {kinds}  p predictions  ? keys  Esc back",
     "gates": "p predictions  u neurons  w window  b through time  . step  ? keys  Esc back",
     "step": ". another step  w window  b through time  p predictions  ? keys  Esc back",
     "window": ". step: p moves  m stream  b through time  p predictions  ? keys  Esc back",
@@ -99,7 +99,13 @@ class InspectScreen(Screen[None]):
         Binding("left_square_bracket", "unit(-1)", "Previous unit", id="inspect.unit_down"),
         Binding("right_square_bracket", "unit(1)", "Next unit", id="inspect.unit_up"),
         Binding("f", "next_found", "Finder's next unit", id="inspect.finder"),
-        Binding("k", "next_kind", "h, c or a gate", id="inspect.kind"),
+        Binding(
+            "k",
+            "next_kind",
+            "Next activation",
+            id="inspect.kind",
+            tooltip="The next of what the cell computes: h, then its gates and memory",
+        ),
         Binding("full_stop", "step", "One training step", id="inspect.step"),
         Binding(
             "w",
@@ -232,8 +238,13 @@ class InspectScreen(Screen[None]):
             header = STEP_LEGEND
         self._line("#inspect-title", title + self._describe(view))
         self._line("#inspect-header", header)
-        self._line("#inspect-help", HELP[view])
+        self._line("#inspect-help", self._help(view))
         self._draw_detail()
+
+    def _help(self, view: str) -> str:
+        """The view's keys, with the activations `k` cycles through as the cell declares
+        them (h/c/i/f/o/g for the LSTM, h/f/n for a minimal gated unit)."""
+        return HELP[view].format(kinds="/".join(self.passage.cell_type.activation_names))
 
     def _describe(self, view: str) -> str:
         if view == "predictions" and len(self.passage) > 1:
