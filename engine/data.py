@@ -76,6 +76,7 @@ class BatchStream:
     seq_length: int
     position: int = 0  # offset within every lane; identical for all B cursors
     fresh: bool = True  # True until the first window, as min-char-rnn's `n == 0`
+    epoch: int = 0  # how many times the pointer has wrapped back to the start of its lane
 
     def __post_init__(self) -> None:
         self.lane = len(self.data) // self.batch
@@ -87,30 +88,52 @@ class BatchStream:
             )
         self.starts = np.arange(self.batch) * self.lane
 
+    def restart_reason(self) -> str:
+        """Why the next window starts over at 0 with a zero state: "fresh" (the run's first
+        window), "wrapped" (p + T + 1 >= lane: the window would run past the lane's end), or
+        "" (it carries on from the last one)."""
+        if self.fresh:
+            return "fresh"
+        return "wrapped" if self.position + self.seq_length + 1 >= self.lane else ""
+
+    def window_ids(self, position: int) -> np.ndarray:
+        """The ids (T + 1, B) of every lane's window starting at `position`: inputs are the
+        first T rows, targets the last T."""
+        idx = self.starts[None, :] + position + np.arange(self.seq_length + 1)[:, None]
+        return self.data[idx].astype(np.intp)  # ids are stored small; the model indexes
+
     def next_window(self) -> tuple[np.ndarray, np.ndarray, bool]:
         """(inputs (T, B), targets (T, B), reset) where reset says the hidden state must restart."""
-        reset = self.fresh or self.position + self.seq_length + 1 >= self.lane
-        if reset:
+        reason = self.restart_reason()
+        if reason:
             self.position = 0
             self.fresh = False
-        idx = self.starts[None, :] + self.position + np.arange(self.seq_length + 1)[:, None]
-        window = self.data[idx].astype(np.intp)  # ids are stored small; the model indexes
+            self.epoch += reason == "wrapped"
+        window = self.window_ids(self.position)
         self.position += self.seq_length
-        return window[:-1], window[1:], reset
+        return window[:-1], window[1:], bool(reason)
 
     def next_input(self) -> int:
         """The id that follows what lane 0 has read so far: the last window's last target,
         which is where a sample continues the training text from."""
         return int(self.data[self.starts[0] + self.position])
 
+    @property
+    def windows_per_epoch(self) -> int:
+        """Windows read from p = 0 before the pointer wraps: those at p = kT with
+        p + T + 1 < lane, and at least the one at 0."""
+        return max(1, -(-(self.lane - 1) // self.seq_length) - 1)
+
     def state_dict(self) -> dict[str, int | bool]:
-        return {"position": self.position, "fresh": self.fresh}
+        return {"position": self.position, "fresh": self.fresh, "epoch": self.epoch}
 
     def load_state_dict(self, d: dict[str, int | bool]) -> None:
-        """Continue from a saved cursor; one beyond this lane is refused."""
+        """Continue from a saved cursor; one beyond this lane is refused. A cursor saved
+        before epochs were counted gets none (the trainer estimates it)."""
         position, fresh = d["position"], d["fresh"]
         if not 0 <= position < self.lane:
             raise CharrnnError(
                 f"stream position {position} is outside the corpus (each lane holds {self.lane})"
             )
         self.position, self.fresh = int(position), bool(fresh)
+        self.epoch = int(d.get("epoch", 0))

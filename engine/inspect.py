@@ -12,8 +12,8 @@ import copy
 import math
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,7 +23,17 @@ from engine.config import Config
 from engine.errors import CharrnnError
 from engine.limits import MAX_PASSAGE_CHARS
 from engine.model import CharModel, Forward, softmax
+from engine.optim import Clipping, clipping_of
 from engine.vocab import Vocab
+from engine.window import (
+    Replay,
+    Window,
+    WindowRecord,
+    describe,
+    next_window,
+    replay_of,
+    training_masks,
+)
 
 if TYPE_CHECKING:
     from engine.trainer import StepResult, Trainer
@@ -349,6 +359,8 @@ class Snapshot:
     iteration: int = 0
     default_state: list[State] | None = None  # after the text before the default text
     state: list[State] | None = None  # training's (stream 0), for any other text; None: zero
+    next: WindowRecord | None = None  # the window the next training step reads
+    taken: WindowRecord | None = None  # the window of the step just taken (after `.`)
 
     def passage(self, text: str | None = None, top_k: int = 5) -> Passage:
         """The default text read on from the text before it; any other text from the state
@@ -389,14 +401,23 @@ def default_passage(
     return vocab.decode(ids[start : start + length]), state
 
 
-def take_snapshot(trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS) -> Snapshot:
+def take_snapshot(
+    trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS, stats: StepStats | None = None
+) -> Snapshot:
     """Copies of the weights, a model object of its own, and a passage of held-out text (the
-    training text when nothing is held out) with the state that the text before it leaves.
+    training text when nothing is held out) with the state that the text before it leaves;
+    the window the next step reads, and given a step's `stats`, that step's window.
     Call it between two steps, in the worker."""
     ids = trainer.val_ids if trainer.has_validation else trainer.train_ids
     model = CharModel(trainer.config, len(trainer.vocab))
     params = {k: v.copy() for k, v in trainer.weights.items()}  # the weights samples use
     text, state = default_passage(model, params, ids, trainer.vocab, length)
+    upcoming = next_window(trainer)
+    if trainer.weights is trainer.params:  # one copy of the weights, not two
+        upcoming = replace(upcoming, replay=replace(upcoming.replay, params=params))
+    taken = None
+    if stats is not None and stats.window and stats.replay and stats.clipping:
+        taken = WindowRecord(stats.window, stats.replay, stats.clipping)
     return Snapshot(
         model=model,
         params=params,
@@ -406,6 +427,8 @@ def take_snapshot(trainer: Trainer, length: int = DEFAULT_PASSAGE_CHARS) -> Snap
         iteration=trainer.iteration,
         default_state=state,
         state=[tuple(a[:1].copy() for a in s) for s in trainer.state],
+        next=upcoming,
+        taken=taken,
     )
 
 
@@ -430,6 +453,11 @@ class StepStats:
     lr: float
     global_norm: float  # all gradients together, before clipping
     reset: bool  # the window started over at the beginning of the data (zero state)
+    window: Window | None = None  # the window it trained on (what `w` shows after `.`)
+    clipping: Clipping | None = None  # what clipping did to the window's summed gradient
+    # The arrays that run the window again (through-time and chain-rule views): carried to a
+    # viewer in the snapshot file, not in the stats' JSON.
+    replay: Replay | None = field(default=None, repr=False, compare=False)
 
 
 def _norm(a: np.ndarray) -> float:
@@ -472,8 +500,13 @@ def step_statistics(trainer: Trainer) -> tuple[StepResult, StepStats]:
     """Run exactly `trainer.step()` (the iteration advances by one, evaluations and all) while
     watching it (`StepObserver`), and report what the step did to each parameter.
     Costs a copy of the weights and gradients and one more forward pass: only on request."""
+    stream = copy.copy(trainer.stream)  # the cursor before the step: which window it reads
     seen = _StepWatch()
     result = trainer.step(observe=seen)
+    clipping = clipping_of(trainer.config, seen.raw)
+    window, replay = _taken_window(
+        trainer, stream, result.iteration, seen.before, seen.state, seen.rng
+    )
     after, _ = trainer.model.forward(
         trainer.params, seen.inputs, seen.targets, seen.state, seen.rng
     )
@@ -495,5 +528,24 @@ def step_statistics(trainer: Trainer) -> tuple[StepResult, StepStats]:
         lr=result.lr,
         global_norm=math.sqrt(sum(p.grad_norm**2 for p in params)),
         reset=result.reset,
+        window=window,
+        clipping=clipping,
+        replay=replay,
     )
     return result, stats
+
+
+def _taken_window(
+    trainer: Trainer,
+    stream: Any,
+    iteration: int,
+    params: Params,
+    state: list[State],
+    rng: np.random.Generator,
+) -> tuple[Window, Replay]:
+    """The window a step read, from its stream cursor, weights, start state and generator as
+    they were before it (the generator re-draws the step's dropout masks)."""
+    model = trainer.model
+    window = describe(stream, trainer.vocab, iteration, model, state, taken=True)
+    masks = training_masks(model, copy.deepcopy(rng), stream.seq_length, stream.batch)
+    return window, replay_of(window, stream, params, state, masks)

@@ -79,7 +79,7 @@ class CharModel:
     def param_count(self, params: Params) -> int:
         return sum(p.size for p in params.values())
 
-    def _layer(self, params: Params, i: int) -> Params:
+    def layer_params(self, params: Params, i: int) -> Params:
         """Layer i's slice of `params` (or of gradients named alike), by its short names.
         The names are worked out once: a comprehension over every key each step costs."""
         if not self._layer_keys:
@@ -95,17 +95,23 @@ class CharModel:
         inputs: np.ndarray,
         state: list[State],
         rng: np.random.Generator | None = None,
+        masks: list[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, Trace, list[State]]:
         """Hidden outputs of the top layer for ids (T, B), a trace for backward, the new
-        states. Dropout applies only when `rng` is given (training) and the config has it."""
+        states. Dropout applies only when `rng` is given (training) and the config has it,
+        or with `masks` given, one per layer (None for none), as a replay of a training
+        step uses the masks that step drew."""
         x = params["E"].take(inputs, axis=0) if self.embedding else inputs
         trace, new_state = Trace(inputs, []), []
         for i, cell in enumerate(self.cells):
             mask = None
-            if i > 0 and rng is not None and self.config.dropout > 0:
+            if masks is not None:
+                mask = masks[i]
+            elif i > 0 and rng is not None and self.config.dropout > 0:
                 mask = dropout_mask(rng, x.shape, self.config.dropout, x.dtype)
+            if mask is not None:
                 x = x * mask
-            x, cache, s = cell.forward(self._layer(params, i), x, state[i])
+            x, cache, s = cell.forward(self.layer_params(params, i), x, state[i])
             trace.caches.append(cache)
             trace.masks.append(mask)
             new_state.append(s)
@@ -113,7 +119,7 @@ class CharModel:
 
     def row_steps(self, params: Params) -> list[RowStep]:
         """One-row steppers for every layer, from a zero state: for sampling (see RowStep)."""
-        return [cell.row_step(self._layer(params, i)) for i, cell in enumerate(self.cells)]
+        return [cell.row_step(self.layer_params(params, i)) for i, cell in enumerate(self.cells)]
 
     def logits(self, params: Params, top: np.ndarray) -> np.ndarray:
         z = dot_last(top, params["Why"].T)
@@ -136,8 +142,9 @@ class CharModel:
         targets: np.ndarray,
         state: list[State],
         rng: np.random.Generator | None = None,
+        masks: list[np.ndarray | None] | None = None,
     ) -> tuple[Forward, list[State]]:
-        top, trace, new_state = self.forward_layers(params, inputs, state, rng)
+        top, trace, new_state = self.forward_layers(params, inputs, state, rng, masks)
         # The output layer and softmax for the whole window at once, on (T * B, V) rows.
         z = np.dot(top.reshape(-1, top.shape[-1]), params["Why"].T)
         z += params["by"]
@@ -150,7 +157,15 @@ class CharModel:
         probs = probs.reshape(*targets.shape, self.vocab_size)
         return Forward(loss, total / n_chars, probs, trace, top), new_state
 
-    def backward(self, params: Params, fwd: Forward, targets: np.ndarray) -> Params:
+    def backward(
+        self,
+        params: Params,
+        fwd: Forward,
+        targets: np.ndarray,
+        seen: list[np.ndarray] | None = None,
+    ) -> Params:
+        """The gradients of the window's loss; `seen` (see backward_layers) receives the
+        gradient reaching each layer's outputs."""
         grads = packed.empty_like(params)  # each fully written below
         dlogits = fwd.probs  # reused in place: softmax cross-entropy gradient is p - onehot
         flat = dlogits.reshape(-1, self.vocab_size)
@@ -160,19 +175,37 @@ class CharModel:
         h = self.config.hidden
         np.dot(flat.T, fwd.top.reshape(-1, h), out=grads["Why"])
         sum_rows(flat, out=grads["by"])
-        dx = dot_last(dlogits, params["Why"])
         trace = fwd.cache
         assert trace is not None, "backward needs the Forward of one unsplit pass"
-        for i in range(len(self.cells) - 1, -1, -1):
-            layer_grads = self._layer(grads, i)
-            # The incoming state's gradient is left out: the state is carried, not learnt.
-            dx, _ = self.cells[i].backward(self._layer(params, i), trace.caches[i], dx, layer_grads)
-            if trace.masks[i] is not None:
-                dx *= trace.masks[i]
+        dx = self.backward_layers(params, trace, dot_last(dlogits, params["Why"]), grads, seen)
         if self.embedding:
             rows = dx.reshape(-1, self.embedding)
             scatter_rows(trace.inputs, rows, self.vocab_size, out=grads["E"])
         return grads
+
+    def backward_layers(
+        self,
+        params: Params,
+        trace: Trace,
+        dx: np.ndarray,
+        grads: Params,
+        seen: list[np.ndarray] | None = None,
+    ) -> np.ndarray | None:
+        """From `dx` (T, B, H), d loss / d the top layer's outputs, down through every layer:
+        writes each layer's gradients into `grads` and returns d loss / d the first layer's
+        inputs (None for one-hot ids). Given `seen`, a list with one entry per layer, entry i
+        receives a copy of d loss / d layer i's outputs (its `dhs`), for inspection."""
+        for i in range(len(self.cells) - 1, -1, -1):
+            if seen is not None:
+                seen[i] = dx.copy()
+            layer_grads = self.layer_params(grads, i)
+            # The incoming state's gradient is left out: the state is carried, not learnt.
+            dx, _ = self.cells[i].backward(
+                self.layer_params(params, i), trace.caches[i], dx, layer_grads
+            )
+            if trace.masks[i] is not None:
+                dx *= trace.masks[i]
+        return dx
 
     def loss_and_grads(
         self,

@@ -9,6 +9,7 @@ The learning rate is an attribute the trainer sets before each update from `sche
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -71,6 +72,42 @@ def clip_global_norm(grads: Params, max_norm: float) -> float:
             for g in grads.values():
                 g *= g.dtype.type(scale)
     return norm
+
+
+@dataclass(frozen=True)
+class Clipping:
+    clip: float  # the element-wise limit, ±clip (0: off)
+    clip_norm: float  # the limit on all gradients' joint L2 norm (0: off)
+    changed: int  # gradient elements the element-wise clip changed
+    elements: int  # gradient elements in all
+    by_param: dict[str, int]  # the changed elements per parameter (those with any)
+    norm: float  # the joint norm of the window's gradient, before clipping
+    scale: float  # what the norm clip multiplied every gradient by (1: nothing)
+    norm_after: float  # the joint norm after both clips
+
+
+def clipping_of(config: Config, grads: Params) -> Clipping:
+    """What Trainer.step's clipping (clip_elementwise, then clip_global_norm) does to
+    `grads`, a window's gradient summed over its steps and streams: for the inspect views,
+    on copies."""
+    raw = {k: np.array(g, dtype=np.float64) for k, g in grads.items()}
+    clipped = {k: g.copy() for k, g in raw.items()}
+    clip_elementwise(clipped, config.clip)
+    by_param = {k: int((clipped[k] != raw[k]).sum()) for k in raw}
+    middle = global_norm(clipped)
+    if config.clip_norm > 0:
+        clip_global_norm(clipped, config.clip_norm)
+    after = global_norm(clipped)
+    return Clipping(
+        clip=config.clip,
+        clip_norm=config.clip_norm,
+        changed=sum(by_param.values()),
+        elements=sum(g.size for g in raw.values()),
+        by_param={k: n for k, n in by_param.items() if n},
+        norm=global_norm(raw),
+        scale=after / middle if middle > 0 else 1.0,
+        norm_after=after,
+    )
 
 
 def scheduled_lr(config: Config, iteration: int) -> float:

@@ -42,6 +42,11 @@ def slices(batch: int, parts: int) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
+def slice_generators(rng: np.random.Generator, parts: int) -> list[np.random.Generator]:
+    """One generator per slice for its dropout masks, seeded from the trainer's `rng`."""
+    return [np.random.default_rng(seed) for seed in rng.integers(2**63, size=parts)]
+
+
 def split_loss_and_grads(
     model: CharModel,
     params: Params,
@@ -55,7 +60,7 @@ def split_loss_and_grads(
     rows = slices(inputs.shape[1], parts)
     rngs: list[np.random.Generator | None] = [None] * parts
     if rng is not None and model.config.dropout > 0:
-        rngs = [np.random.default_rng(seed) for seed in rng.integers(2**63, size=parts)]
+        rngs = list(slice_generators(rng, parts))
 
     def run(i: int) -> Slice:
         part = rows[i]

@@ -98,6 +98,8 @@ def check_values(d: Mapping[str, Any]) -> None:
     whole(stream, "position", 0, ITERATION_MAX)
     if not isinstance(stream.get("fresh"), bool):
         raise CharrnnError(f"stream fresh must be true or false (got {shown(stream.get('fresh'))})")
+    if "epoch" in stream:
+        whole(stream, "epoch", 0, ITERATION_MAX)
     corpus = mapping(d, "corpus")
     text(corpus, "name")
     text(corpus, "fingerprint")

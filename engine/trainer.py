@@ -321,6 +321,8 @@ class Trainer:
         self.rng.bit_generator.state = check_rng(d["rng"])
         if d["corpus"]["fingerprint"] == self.corpus.fingerprint:
             self.stream.load_state_dict(d["stream"])
+            if "epoch" not in d["stream"]:  # saved before epochs were counted: as if unbroken
+                self.stream.epoch = self.iteration // self.stream.windows_per_epoch
         losses = _float_rows(d["loss_history"], "loss_history", 1)
         self.history = LossHistory.from_points([losses], len(losses), self.iteration)
         val = _float_rows(d["val_history"], "val_history", 2)

@@ -64,6 +64,26 @@ def test_detach_returns_at_once_with_an_owner_only_socket(detached):
     viewer.close()
 
 
+async def step_and_see_its_window(pilot, app: ConsoleApp, watcher: Viewer) -> None:
+    """One observed step of the paused run, seen by both viewers; the step's window travels
+    in the snapshot file, so this viewer (another process) shows the run's own window and
+    measures its gradient through time."""
+    await press(pilot, "full_stop")
+    stepped = await asyncio.to_thread(
+        watcher.wait_for, lambda e: isinstance(e, SnapshotReady) and e.stats is not None
+    )
+    await wait_for(pilot, lambda: app.screen.stats is not None)
+    assert app.screen.stats.iteration == stepped.stats["iteration"]
+    window = stepped.stats["window"]
+    await press(pilot, "w")
+    await wait_for(pilot, lambda: app.screen.view == "window")
+    shown = app.screen.backprop.record.window
+    assert shown.taken and shown.to_dict() == window
+    await press(pilot, "b")
+    await wait_for(pilot, lambda: app.screen.view == "through")
+    assert app.screen.backprop.measured()[1].inputs == shown.streams[0].inputs
+
+
 async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
     watcher = Viewer(detached)  # a second viewer sees what the first one does
     assert isinstance(watcher.next_event(), Welcome)
@@ -77,12 +97,7 @@ async def test_attach_drives_every_key_over_the_socket(detached, tmp_path):
         assert seen.paused  # the pause from one viewer reaches the other
         await press(pilot, "i")
         await wait_for(pilot, lambda: isinstance(app.screen, InspectScreen))
-        await press(pilot, "full_stop")  # one observed step of the paused run
-        stepped = await asyncio.to_thread(
-            watcher.wait_for, lambda e: isinstance(e, SnapshotReady) and e.stats is not None
-        )
-        await wait_for(pilot, lambda: app.screen.stats is not None)
-        assert app.screen.stats.iteration == stepped.stats["iteration"]
+        await step_and_see_its_window(pilot, app, watcher)
         await press(pilot, "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, InspectScreen))
         await press(pilot, "plus")

@@ -305,3 +305,13 @@ def test_checkpoint_format_md_reads_a_checkpoint_with_numpy_alone(tmp_path: Path
     assert lines[1:] == shown.splitlines()[1:]  # the vocabulary and shapes, as shown
     meta = json.loads(np.load(tmp_path / "blog.npz")["meta"].tobytes())
     assert shown.splitlines()[0] == f"charrnn-checkpoint {meta['format_version']} iteration 40001"
+
+
+def test_the_backprop_views_point_to_sections_that_exist() -> None:
+    """The window, through-time and chain-rule views (and --window, --through-time) name the
+    docs/learn.md section that explains them."""
+    from tui.through_time_text import DOCS_ANCHOR, WINDOW_DOCS
+
+    for pointer in (DOCS_ANCHOR, WINDOW_DOCS):
+        page, anchor = pointer.split("#")
+        assert anchor in anchors(ROOT / page), pointer

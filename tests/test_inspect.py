@@ -167,7 +167,7 @@ def test_activations_are_the_cells_equations_and_the_models_own_forward(cell) ->
     xs = np.eye(len(vocab))[vocab.encode(TEXT)]
     for layer in range(2):
         twin = cell.removeprefix("textbook-")
-        expected = reference_layer(twin, model._layer(params, layer), xs)
+        expected = reference_layer(twin, model.layer_params(params, layer), xs)
         assert set(passage.layers[layer]) == set(expected)
         for name, values in expected.items():
             np.testing.assert_allclose(passage.layers[layer][name], values, rtol=1e-10, atol=1e-12)

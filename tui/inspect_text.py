@@ -102,7 +102,10 @@ class Scale:
     name: str  # e.g. "−1 … +1"
 
     def fraction(self, value: float) -> float:
-        return min(max((value - self.lo) / (self.hi - self.lo), 0.0), 1.0)
+        """Where `value` sits on the scale, 0 … 1; a value that is not a number (a diverged
+        model's) sits at 0."""
+        x = (value - self.lo) / (self.hi - self.lo)
+        return min(x, 1.0) if x > 0 else 0.0
 
     def bar(self, value: float) -> str:
         return BARS[min(int(self.fraction(value) * len(BARS)), len(BARS) - 1)]
@@ -394,6 +397,33 @@ def read_passage(path: Path) -> str:
     if size > 4 * MAX_PASSAGE_CHARS:
         raise CharrnnError(too_long(f"{path} is {size:,} bytes, too long a passage"))
     return read_text(path)
+
+
+def backprop_report(
+    path: str,
+    text: str | None,
+    text_file: str | None,
+    corpus: str | None,
+    window: bool,
+    others: bool,
+    json_out: bool,
+    width: int,
+) -> str:
+    """`--window` or `--through-time` (tui/window_report.py), each printed on its own."""
+    from tui import window_report
+
+    if others or (window and (text is not None or text_file is not None)):
+        raise CharrnnError(
+            "--window and --through-time each print on their own, and --text goes with "
+            "--through-time: leave out --unit, --find-units, --gates and the other of the two"
+        )
+    if window:
+        return window_report.window_report(path, corpus, json_out, width)
+    if text is not None and text_file is not None:
+        raise CharrnnError("give --text or --text-file, not both")
+    if text_file is not None:
+        text = read_passage(Path(text_file))
+    return window_report.through_time_report(path, text, corpus, json_out)
 
 
 def report(

@@ -63,9 +63,28 @@ def write_stream(pieces: Iterable[str], out: TextIO) -> None:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    from tui.inspect_text import report
+    from tui.inspect_text import backprop_report, report
 
     load_user_cell(args)
+    width = shutil.get_terminal_size().columns
+    if args.window or args.through_time:
+        others = args.unit is not None or args.find_units or args.gates
+        sys.stdout.write(
+            backprop_report(
+                args.checkpoint,
+                args.text,
+                args.text_file,
+                args.corpus_text,
+                args.window,
+                others or (args.window and args.through_time),
+                args.json,
+                width,
+            )
+            + "\n"
+        )
+        return 0
+    if args.corpus_text is not None:
+        raise CharrnnError("--corpus goes with --window or --through-time")
     colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ and not args.json
     text = report(
         args.checkpoint,
@@ -77,7 +96,7 @@ def inspect(args: argparse.Namespace) -> int:
         gates=args.gates,
         json_out=args.json,
         color=colour,
-        width=shutil.get_terminal_size().columns,
+        width=width,
     )
     sys.stdout.write(text + "\n")
     return 0

@@ -120,6 +120,7 @@ class Option:
     optional_positional: bool = False  # a positional that may be left out (nargs="?")
     many: bool = False  # a positional taking one or more values
     rest: bool = False  # takes every argument after it, flags included (serve --new)
+    long_name: str | None = None  # the flag's name when it is not --DEST (DEST is taken)
 
     def add_to(self, group: argparse._ActionsContainer, dest: str | None = None) -> None:
         kwargs: dict[str, Any] = {"help": self.help, "default": self.default}
@@ -139,7 +140,7 @@ class Option:
 
     @property
     def flag_name(self) -> str:
-        return "--" + self.dest.replace("_", "-")
+        return "--" + (self.long_name or self.dest.replace("_", "-"))
 
     def to_argv(self, value: Any) -> list[str]:
         """The arguments that parse back to `value`: none for the default, a flag's name when
@@ -210,6 +211,9 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("unit", "show one unit's activation along the passage: LAYER:N, or LAYER:N:KIND for an LSTM/GRU gate or cell (e.g. 0:37:c)", metavar="LAYER:N"),
     Option("find_units", "rank the units that follow simple properties of the text (quotes, brackets, line position, ...)", flag=True),
     Option("gates", "LSTM/GRU gate saturation: per layer and gate, the share of steps below 0.1 and above 0.9", flag=True),
+    Option("window", "the window the checkpoint's next training step reads: its input and target characters, the pointer p of N, the epoch, whether the state restarts and why (needs the training text: a bundled corpus, or --corpus)", flag=True),
+    Option("through_time", "backpropagation through time, per step of one window: the loss, the gradient reaching h_t, the last step's gradient travelling back, the factor per step, the horizon, clipping (the next training window's stream 0, or the passage --text T)", flag=True),
+    Option("corpus_text", "the text the checkpoint was trained on, for --window and --through-time when its corpus is not bundled (checked against the checkpoint's fingerprint)", file_path, metavar="PATH", long_name="corpus"),
     Option("json", "print everything as one JSON object, for scripts", flag=True),
     Option("greedy", "always take the likeliest character", flag=True),
     Option("prime", "text to read first, from a zero state as char-rnn does; the output starts with it (default: continue after a newline from the state training left)", metavar="TEXT"),
@@ -306,9 +310,10 @@ COMMANDS: dict[str, CommandSpec] = {
         help="what a model predicts along a passage, which units fire, how its gates saturate",
         description="Inspect the model in CHECKPOINT: each character's probability and the "
         "top-K guesses for the next one (the default), one unit's activations, the units "
-        "that follow properties of the text, and gate saturation.",
+        "that follow properties of the text, gate saturation, the next training window, and "
+        "how the gradient travels back through time.",
         options=("checkpoint", "text", "text_file", "top_k", "unit", "find_units", "gates",
-                 "json"),
+                 "window", "through_time", "corpus_text", "json"),
         groups=(CELL_FILE_GROUP,),
     ),
     "attach": CommandSpec(

@@ -353,7 +353,7 @@ class Session:
         """Write the weights for the inspect screen, between two steps."""
         # Absolute: the viewer that reads it may run in another directory.
         folder = self.run_dir.path.resolve() if self.run_dir else Path(tempfile.gettempdir())
-        path = write_snapshot(take_snapshot(self.trainer), folder / SNAPSHOT_FILE)
+        path = write_snapshot(take_snapshot(self.trainer, stats=stats), folder / SNAPSHOT_FILE)
         as_dict = stats_to_dict(stats) if stats is not None else None
         self.post(SnapshotReady(str(path), self.trainer.iteration, as_dict))
 

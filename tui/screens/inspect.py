@@ -1,5 +1,7 @@
 """The inspect screen: what the model predicts along a passage, what one unit does, how
-saturated the gates are, and (while paused) what one training step does to each parameter.
+saturated the gates are, (while paused) what one training step does to each parameter, and
+backpropagation through time: the training window (`w`), the gradient travelling back
+through it (`b`) and the chain rule at one step (Enter), as tui/backprop_views.py draws them.
 
 It reads only a `Snapshot` (copies of the weights): training may go on meanwhile. The host
 app gives it an `on_step` callback for `.`, which asks the run for one step or says at once
@@ -31,6 +33,7 @@ from engine.inspect import (
     find_units,
     gate_saturation,
 )
+from tui.backprop_views import BackpropViews, Drawn
 from tui.inspect_text import (
     PROBABILITY,
     Scale,
@@ -40,14 +43,19 @@ from tui.inspect_text import (
     unit_title,
     visible,
 )
+from tui.screens.help import HelpScreen
 from tui.widgets.inspect_views import PassageView, StepView, gates_text, top_k_text
 
-VIEWS = ("predictions", "neurons", "gates", "step")
+VIEWS = ("predictions", "neurons", "gates", "step", "window", "through", "chain")
+BACKPROP = ("window", "through", "chain")  # the views of the training window
 HELP = {
-    "predictions": "←→↑↓ move  t type  g sample  u neurons  s gates  . step  Esc back",
-    "neurons": "←→↑↓ move  [ ] unit  f finder  k {kinds}  p predictions  . step  Esc back",
-    "gates": "p predictions  u neurons  . step  Esc back",
-    "step": ". another step  p predictions  u neurons  s gates  Esc back",
+    "predictions": "t type  g sample  u neurons  s gates  w window  b backprop  ? keys  Esc back",
+    "neurons": "←→↑↓ move  [ ] unit  f finder  k {kinds}  p predictions  ? keys  Esc back",
+    "gates": "p predictions  u neurons  w window  b through time  . step  ? keys  Esc back",
+    "step": ". another step  w window  b through time  p predictions  ? keys  Esc back",
+    "window": ". step: p moves  m stream  b through time  p predictions  ? keys  Esc back",
+    "through": "←→ step  Enter chain rule  l layer  m stream  w window  ? keys  Esc back",
+    "chain": "←→ step  [ ] unit  l layer  m stream  Esc through time  . step  ? keys",
 }
 PREDICTIONS_LEGEND = "colour and bar: p given to each char · red/▁ surprised … green/█ expected"
 STEP_LEGEND = "gradients before clipping · update/weight = |Δw| / |w|, about 1e-3 is healthy"
@@ -62,6 +70,9 @@ class InspectScreen(Screen[None]):
     InspectScreen #inspect-header { height: 1; padding: 0 1; }
     InspectScreen #inspect-views { height: 1fr; }
     InspectScreen #inspect-gates { padding: 0 1; }
+    InspectScreen #inspect-window, InspectScreen #inspect-through, InspectScreen #inspect-chain {
+        padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     InspectScreen #inspect-detail {
         height: 7; padding: 0 1; border-top: solid $primary;
         text-wrap: nowrap; text-overflow: ellipsis;
@@ -96,6 +107,38 @@ class InspectScreen(Screen[None]):
             tooltip="The next of what the cell computes: h, then its gates and memory",
         ),
         Binding("full_stop", "step", "One training step", id="inspect.step"),
+        Binding(
+            "w",
+            "view('window')",
+            "Window",
+            id="inspect.window",
+            tooltip="The training window: inputs over targets, the pointer p, resets",
+        ),
+        Binding(
+            "b",
+            "view('through')",
+            "Through time",
+            id="inspect.through",
+            tooltip="Backpropagation through time: the gradient at each step",
+        ),
+        Binding(
+            "enter",
+            "chain",
+            "Chain rule",
+            id="inspect.chain",
+            tooltip="The chain rule at the chosen step, one unit, in numbers",
+        ),
+        Binding(
+            "l", "next_layer", "Next layer", id="inspect.layer", tooltip="Next layer (b, Enter)"
+        ),
+        Binding(
+            "m",
+            "next_stream",
+            "Next stream",
+            id="inspect.stream",
+            tooltip="Next stream of the minibatch (w, b, Enter)",
+        ),
+        Binding("question_mark", "keys", "Keys", id="inspect.keys", tooltip="Every key here"),
     ]
 
     view = reactive("predictions")
@@ -121,6 +164,8 @@ class InspectScreen(Screen[None]):
         self._found: list[UnitScore] | None = None
         self._found_at = -1
         self._tables: dict[tuple[int, str], tuple[list[str], np.ndarray]] = {}
+        self.backprop = BackpropViews(snapshot)
+        self._drawn: Drawn | None = None  # the backprop view's text, for the detail panel
 
     def compose(self) -> ComposeResult:
         yield Static(id="inspect-title")
@@ -130,6 +175,11 @@ class InspectScreen(Screen[None]):
             with VerticalScroll(id="inspect-gates-scroll"):
                 yield Static(id="inspect-gates")
             yield StepView(id="inspect-step")
+            with VerticalScroll(id="inspect-window-scroll"):
+                yield Static(id="inspect-window")
+            yield Static(id="inspect-through")
+            with VerticalScroll(id="inspect-chain-scroll"):
+                yield Static(id="inspect-chain")
         yield Static(id="inspect-detail")
         yield Input(
             placeholder="a passage to read · Enter reads it · Escape cancels",
@@ -164,8 +214,18 @@ class InspectScreen(Screen[None]):
         self.query_one(ContentSwitcher).current = {
             "gates": "inspect-gates-scroll",
             "step": "inspect-step",
+            "window": "inspect-window-scroll",
+            "through": "inspect-through",
+            "chain": "inspect-chain-scroll",
         }.get(view, "inspect-passage")
         title = f"inspect · iter {self.snapshot.iteration:,} · {self.snapshot.summary} · "
+        if view in BACKPROP:
+            drawn = self._draw_backprop(view)
+            self._line("#inspect-title", title + drawn.title)
+            self._line("#inspect-header", drawn.header)
+            self._line("#inspect-help", HELP[view])
+            self._draw_detail()
+            return
         if view == "neurons":
             header = self._draw_neurons()
         elif view == "predictions":
@@ -201,6 +261,20 @@ class InspectScreen(Screen[None]):
         self.passage_view.show(self.passage, [float(v) for v in values], self.scale)
         return unit_title(self._score(layer, unit))
 
+    def _draw_backprop(self, view: str) -> Drawn:
+        width = max(self.size.width - 2, 40)
+        if view == "window":
+            drawn = self.backprop.window_view(width)
+        elif view == "through":
+            drawn = self.backprop.through_view(width)
+        else:
+            drawn = self.backprop.chain_view()
+        self._drawn = drawn
+        joiner = Text("\n", no_wrap=True, overflow="ellipsis")
+        body = joiner.join(drawn.body) if drawn.body else Text(drawn.header)
+        self.query_one(f"#inspect-{view}", Static).update(body)
+        return drawn
+
     def _draw_gates(self) -> None:
         height = self.query_one("#inspect-views").size.height
         rows = height - 3 if height > 8 else PLOT_ROWS
@@ -221,6 +295,8 @@ class InspectScreen(Screen[None]):
             detail.update(self._unit_detail(t))
         elif self.view == "gates":
             detail.update(saturation_table(gate_saturation(self.passage)))
+        elif self.view in BACKPROP and self._drawn is not None:
+            detail.update(Text("\n".join(self._drawn.detail)))
         else:
             detail.update("")
 
@@ -286,7 +362,7 @@ class InspectScreen(Screen[None]):
         self._tables.clear()
         self._found, self._found_at = None, -1
         self.passage_view.cursor = 0
-        if self.view in ("gates", "step"):
+        if self.view in ("gates", "step", *BACKPROP):
             self.view = "predictions"
         self._draw()
         return True
@@ -303,16 +379,28 @@ class InspectScreen(Screen[None]):
             box.remove_class("-open")
             self.passage_view.focus()
             return
+        if self.view == "chain":  # back to the steps it was opened from
+            self.view = "through"
+            return
         self.dismiss(None)
 
     def action_move(self, delta: int) -> None:
-        self.passage_view.cursor += delta
+        if self.view in ("through", "chain"):
+            self.backprop.move(delta)
+            self._draw()
+        else:
+            self.passage_view.cursor += delta
 
     def action_move_rows(self, delta: int) -> None:
-        self.passage_view.move_rows(delta)
+        if self.view not in BACKPROP:
+            self.passage_view.move_rows(delta)
 
     def action_cursor_to(self, where: int) -> None:
-        self.passage_view.cursor = where if where >= 0 else len(self.passage) - 1
+        if self.view in ("through", "chain"):
+            self.backprop.to(where)
+            self._draw()
+        else:
+            self.passage_view.cursor = where if where >= 0 else len(self.passage) - 1
 
     def action_view(self, view: str) -> None:
         if view == "neurons" and self._found is None:
@@ -341,6 +429,10 @@ class InspectScreen(Screen[None]):
             self.say("no sample yet to read")
 
     def action_unit(self, delta: int) -> None:
+        if self.view == "chain":
+            self.backprop.move_unit(delta)
+            self._draw()
+            return
         if self.view != "neurons":
             self.action_view("neurons")
             return
@@ -365,6 +457,30 @@ class InspectScreen(Screen[None]):
         self.kind = kinds[(kinds.index(self.kind) + 1) % len(kinds)]
         self.action_view("neurons")
 
+    def action_chain(self) -> None:
+        if self.view in ("through", "chain"):
+            self.view = "chain"
+        else:
+            self.say("Enter opens the chain rule at a step of the through-time view (b)")
+
+    def action_next_layer(self) -> None:
+        if self.view in ("through", "chain"):
+            self.backprop.next_layer()
+            self._draw()
+        else:
+            self.say("l changes the layer of the through-time view (b)")
+
+    def action_next_stream(self) -> None:
+        if self.view in BACKPROP:
+            self.backprop.next_stream()
+            self._draw()
+        else:
+            self.say("m changes the stream of the window (w) and through-time (b) views")
+
+    def action_keys(self) -> None:
+        shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
+        self.app.push_screen(HelpScreen(shown))
+
     def action_step(self) -> None:
         if self.on_step is None:
             self.say("one step at a time works in the training console, while paused")
@@ -378,12 +494,14 @@ class InspectScreen(Screen[None]):
         """Draw one step's statistics; given the new weights' snapshot, re-read the passage."""
         self.stats = stats
         self.query_one(StepView).show(stats)
+        view = self.view if self.view in BACKPROP else "step"  # w, b, Enter: watch it move
         if snapshot is not None:
             self.snapshot = snapshot
+            self.backprop.set_snapshot(snapshot)
             cursor = self.passage_view.cursor
             self.read(self.text)
             self.passage_view.cursor = cursor
-        self.view = "step"
+        self.view = view
         self._draw()
         self.say(
             f"iteration {stats.iteration:,} trained: its window's loss went "

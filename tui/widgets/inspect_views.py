@@ -116,7 +116,8 @@ class PassageView(Widget, can_focus=True):
 
 def bar(fraction: float, width: int) -> str:
     """A horizontal bar `fraction` of `width` cells long, in eighths of a cell."""
-    eighths = round(min(max(fraction, 0.0), 1.0) * width * 8)
+    fraction = fraction if fraction > 0 else 0.0  # NaN (a diverged model) draws nothing
+    eighths = round(min(fraction, 1.0) * width * 8)
     full, part = divmod(eighths, 8)
     return ("█" * full + (EIGHTHS[part] if part else "")).ljust(width)
 
