@@ -411,8 +411,10 @@ def take_snapshot(
     ids = trainer.val_ids if trainer.has_validation else trainer.train_ids
     model = CharModel(trainer.config, len(trainer.vocab))
     params = {k: v.copy() for k, v in trainer.weights.items()}  # the weights samples use
-    text, state = default_passage(model, params, ids, trainer.vocab, length)
-    upcoming = next_window(trainer)
+    # A diverged model's weights are not numbers: its views say so, numpy need not warn.
+    with np.errstate(invalid="ignore", over="ignore"):
+        text, state = default_passage(model, params, ids, trainer.vocab, length)
+        upcoming = next_window(trainer)
     if trainer.weights is trainer.params:  # one copy of the weights, not two
         upcoming = replace(upcoming, replay=replace(upcoming.replay, params=params))
     taken = None
