@@ -13,6 +13,7 @@ from textual.widgets import Input
 from engine.inspect import find_units
 from engine.limits import MAX_PASSAGE_CHARS
 from engine.trainer import Trainer
+from tui.docs_pointers import VIEW_DOCS, explained
 from tui.screens.inspect import InspectScreen
 from tui.widgets.inspect_views import PassageView
 
@@ -260,3 +261,21 @@ async def test_t_refuses_a_passage_over_the_limit_in_one_line(trainer) -> None:
         shown = screen_text(app)
         assert f"inspect reads at most {MAX_PASSAGE_CHARS:,} characters" in shown
         assert box.has_class("-open")  # stays open for a shorter one
+
+
+async def test_each_view_says_where_it_is_explained_until_a_message_replaces_it(trainer) -> None:
+    app = Host(copy.deepcopy(trainer))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_screen(pilot)
+        for key, view in (("u", "neurons"), ("s", "gates"), ("p", "predictions")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert explained(view) in screen_text(app), view
+        await pilot.press(".")  # outside a console: a message takes the line
+        await pilot.pause()
+        assert explained("predictions") not in screen_text(app)
+        for key, view in (("w", "window"), ("b", "through"), ("enter", "chain")):
+            await pilot.press(key)  # the backprop views point from their own panel
+            await pilot.pause()
+            await pilot.pause()
+            assert VIEW_DOCS[view] in screen_text(app), view

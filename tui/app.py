@@ -27,6 +27,7 @@ from textual.widgets import Footer
 
 from engine.errors import CharrnnError
 from engine.snapshot_file import read_snapshot, stats_from_dict
+from tui.docs_pointers import explained
 from tui.links import InProcessLink, Link, LinkClosed, SessionEvent
 from tui.runs.metrics import RunCurves, follow_run
 from tui.runs.protocol import (
@@ -102,7 +103,8 @@ class ConsoleApp(App[int]):
             "inspect",
             "Inspect",
             id="inspect",
-            tooltip="Inspect the network: predictions, neurons, gates, one step of backprop",
+            tooltip="Inspect the network: predictions, neurons, gates, one step of backprop, "
+            "the training window and the gradient through time",
         ),
         Binding(
             "g",
@@ -193,6 +195,7 @@ class ConsoleApp(App[int]):
         # Kept as attributes: App.query_one looks at the active screen, which may be a dialog.
         self.loss_panel = LossPanel(id="loss")
         self.loss_panel.border_title = "loss per character"
+        self.loss_panel.border_subtitle = explained("console")
         self.samples = SamplesPanel(id="samples")
         self.samples.border_title = "samples"
         self.status = StatusLine(id="status").data_bind(
@@ -391,7 +394,7 @@ class ConsoleApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.key_bindings()))
+            self.push_screen(HelpScreen(self.key_bindings(), docs=explained("console")))
 
     async def action_quit(self) -> None:
         """In-process: save to latest.npz (between two steps) and leave. Attached: leave the

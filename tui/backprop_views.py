@@ -15,8 +15,8 @@ from engine.chain_rule import ChainStep, chain_step, has_terms
 from engine.inspect import Snapshot
 from engine.through_time import Flow, WindowPass
 from engine.window import WindowRecord
+from tui.docs_pointers import VIEW_DOCS
 from tui.through_time_text import (
-    DOCS_ANCHOR,
     WINDOW_DOCS,
     chain_lines,
     chart_lines,
@@ -182,7 +182,7 @@ class BackpropViews:
             "L = Σ L_t: this stream's window loss (training adds every stream's)",
             "dh_next carries the gradient on to step t−1: ← follows it"
             + ("" if has_terms(step.cell) else " · your cell: its equations, no terms"),
-            DOCS_ANCHOR,
+            VIEW_DOCS["chain"],
         ]
         return Drawn(f"chain rule ({self.which})", header, _texts(lines[1:]), detail)
 

@@ -17,10 +17,11 @@ from engine.chain_rule import ChainStep
 from engine.optim import Clipping
 from engine.through_time import Flow, LayerFlow
 from engine.window import Window
+from tui.docs_pointers import VIEW_DOCS
 from tui.visible import visible
 
-DOCS_ANCHOR = "docs/learn.md#backpropagation-through-time"
-WINDOW_DOCS = "docs/learn.md#the-window-view-w-how-min-char-rnn-feeds-its-data"
+DOCS_ANCHOR = VIEW_DOCS["through"]
+WINDOW_DOCS = VIEW_DOCS["window"]
 BARS = "▁▂▃▄▅▆▇█"
 DECADES = 7  # the log chart's rows: 100% of the last step's size down to 1e-6 of it
 LABEL = 10  # cells of row labels in the chart

@@ -34,14 +34,17 @@ class HelpScreen(ModalScreen[None]):
         Binding("q", "dismiss", "Close", show=False, id="help.close3"),
     ]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, bindings: list[Binding], docs: str = "") -> None:
         super().__init__()
         self.keys = bindings
+        self.docs = docs  # where the view these keys drive is explained
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="help"):
             yield Label("Keys", classes="dialog-title")
             yield Static(key_table(self.keys), id="help-keys")
+            if self.docs:
+                yield Label(f"{self.docs}\nevery command and flag: docs/cli.md", id="help-docs")
             yield Label(
                 "Ctrl+P: command palette (every action)   Escape or ?: close this help",
                 classes="dialog-hint",

@@ -34,6 +34,7 @@ from engine.inspect import (
     gate_saturation,
 )
 from tui.backprop_views import BackpropViews, Drawn
+from tui.docs_pointers import explained
 from tui.inspect_text import (
     PROBABILITY,
     Scale,
@@ -60,6 +61,9 @@ HELP = {
 PREDICTIONS_LEGEND = "colour and bar: p given to each char · red/▁ surprised … green/█ expected"
 STEP_LEGEND = "gradients before clipping · update/weight = |Δw| / |w|, about 1e-3 is healthy"
 GATES_LEGEND = "each gate of each unit over the passage: how often shut (< 0.1), open (> 0.9)"
+# The views whose detail panel is full point to their docs on the message line; the neurons,
+# window and chain-rule views point from their own detail panel.
+POINTER_ON_MESSAGE_LINE = ("predictions", "gates", "step", "through")
 PLOT_ROWS = 12  # the gate scatter's height until the screen has been laid out
 
 
@@ -80,6 +84,7 @@ class InspectScreen(Screen[None]):
     InspectScreen #inspect-input { display: none; }
     InspectScreen #inspect-input.-open { display: block; }
     InspectScreen #inspect-message { height: 1; padding: 0 1; color: $warning; }
+    InspectScreen #inspect-message.-hint { color: $text-muted; }
     InspectScreen #inspect-help { height: 1; padding: 0 1; background: $panel; }
     """
 
@@ -197,6 +202,7 @@ class InspectScreen(Screen[None]):
         self.watch(self.passage_view, "cursor", lambda _: self._draw_detail())
         self.query_one(StepView).show(None)
         self._draw()
+        self.hint(explained(self.view))
         self.passage_view.focus()
 
     def on_resize(self) -> None:
@@ -326,19 +332,29 @@ class InspectScreen(Screen[None]):
             f"colour and bar: blue/▁ low … red/█ high · scale {self.scale.name}\n"
             f"correlations: {strongest}\n"
             f"layer {layer} (of {len(self.passage.layers)}) · unit {unit} "
-            f"(of {self.passage.hidden}) · k switches {kinds}"
+            f"(of {self.passage.hidden}) · k switches {kinds}\n"
+            f"{explained('neurons')}"  # the message line is the unit finder's here
         )
 
     def say(self, text: str) -> None:
         """One line on the screen's message line (the console's own is hidden under it)."""
+        self.query_one("#inspect-message").remove_class("-hint")
         self._line("#inspect-message", text)
+
+    def hint(self, text: str) -> None:
+        """A quiet line where messages go: where the view is explained, until a message."""
+        self._line("#inspect-message", text)
+        self.query_one("#inspect-message").add_class("-hint")
 
     def validate_view(self, view: str) -> str:
         return view if view in VIEWS else self.view
 
-    def watch_view(self) -> None:
+    def watch_view(self, view: str) -> None:
         if self.is_mounted:
-            self.say("")
+            if view in POINTER_ON_MESSAGE_LINE:
+                self.hint(explained(view))
+            else:
+                self.say("")
             self._draw()
 
     def watch_unit(self) -> None:
@@ -479,7 +495,7 @@ class InspectScreen(Screen[None]):
 
     def action_keys(self) -> None:
         shown = [b for b in self.BINDINGS if isinstance(b, Binding) and b.show]
-        self.app.push_screen(HelpScreen(shown))
+        self.app.push_screen(HelpScreen(shown, docs=explained(self.view)))
 
     def action_step(self) -> None:
         if self.on_step is None:
