@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-import time
 
 import numpy as np
 import pytest
@@ -270,15 +269,13 @@ async def test_quit_saves_the_state_to_the_run_directory(tmp_path):
     app = make_app(run)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: app.status.iteration > 10)
-        start = time.perf_counter()
         await press(pilot, "q")
-        await wait_for(pilot, lambda: app.session.exit_report is not None, timeout=5)
-        took = time.perf_counter() - start
+        # "Instant" is judged by the end-to-end test and the benchmark; this catches a hang.
+        await wait_for(pilot, lambda: app.session.exit_report is not None, timeout=30)
     report = app.session.exit_report
     assert report.path == run / "latest.npz"
     assert checkpoint.load(run / "latest.npz").iteration == report.iteration > 10
     assert app.return_code == 0
-    assert took < 5  # "instant" is judged by the e2e test and benchmark; this catches hangs
 
 
 async def test_help_lists_every_key(tmp_path):
