@@ -20,7 +20,7 @@ from engine.trainer import Trainer
 from tui import cli
 from tui.links import InProcessLink
 from tui.runs import session as session_module
-from tui.runs.protocol import Pause, Progress, Sample, SampleReady, Saved, Stop
+from tui.runs.protocol import Pause, PausedChanged, Progress, Sample, SampleReady, Saved, Stop
 from tui.widgets.loss_panel import PLOT_INTERVAL, WINDOW
 
 
@@ -59,6 +59,11 @@ def test_a_paused_session_stops_at_once_and_saves(tmp_path, monkeypatch):
     monkeypatch.setattr(session_module, "IDLE_WAIT", 600.0)
     session, thread, posted = run_session(tmp_path, 0.3, sample_every=0)
     session.send(Pause())
+    deadline = time.monotonic() + 30
+    while not any(isinstance(m, PausedChanged) for m in list(posted)):
+        assert time.monotonic() < deadline, "the session never paused"
+        time.sleep(0.01)
+    time.sleep(0.2)  # the worker is idle now, waiting for a command
     session.send(Stop())
     thread.join(60)
     assert not thread.is_alive()  # Stop woke it: it waits on an event, never a plain sleep
