@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.atomic import write_atomically
 from engine.averaging import weights_in_use
 from engine.cells.base import Params, State
 from engine.cells.record import RECORD_KEY, record_for
@@ -147,17 +148,7 @@ def save(trainer: Trainer, path: str | os.PathLike) -> Path:
     meta_bytes = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     check_writable(path)
     remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=meta_bytes, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, lambda f: np.savez(f, meta=meta_bytes, **arrays))
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:

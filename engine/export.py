@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import IO, Any
 import numpy as np
 
 from engine import checkpoint
+from engine.atomic import write_atomically
 from engine.cells import GRUCell, LSTMCell, RNNCell
 from engine.cells.base import Cell, Params
 from engine.cells.gru import N, R, Z
@@ -198,22 +198,12 @@ def write(exported: Exported, fmt: str, path: Path) -> Path:
     require(fmt)
     writer = _write_safetensors if fmt == "safetensors" else _write_torch
     checkpoint.remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
-            writer(exported, f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp's 0600 is for the temporary: the export gets a new file's usual mode.
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # a full disk, a vanished directory: say so, in one line
-            kept = "the previous file is kept" if path.exists() else "nothing was written"
-            raise CharrnnError(f"{path}: not written: {exc.strerror or exc}; {kept}") from None
-        raise
-    return path
+        # An export is for sharing: a new file's usual mode, not a checkpoint's 0600.
+        return write_atomically(path, lambda f: writer(exported, f), mode=0o666 & ~_umask())
+    except OSError as exc:  # a full disk, a vanished directory: say so, in one line
+        kept = "the previous file is kept" if path.exists() else "nothing was written"
+        raise CharrnnError(f"{path}: not written: {exc.strerror or exc}; {kept}") from None
 
 
 def _umask() -> int:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from engine.atomic import write_atomically
 from engine.cells.base import State
 from engine.cells.record import RECORD_KEY, check_record, record_for
 from engine.config import Config
@@ -63,16 +62,9 @@ def write_snapshot(snapshot: Snapshot, path: Path) -> Path:
             meta[name] = record.window.to_dict()
             meta[f"{name}_clipping"] = dataclasses.asdict(record.clipping)
             arrays |= _replay_arrays(name, record.replay, snapshot.params)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            raw = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-            np.savez(f, meta=raw, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    raw = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    # Rewritten at every `i` and `.`: atomic for its readers, but no need to wait for the disk.
+    return write_atomically(path, lambda f: np.savez(f, meta=raw, **arrays), durable=False)
 
 
 def read_snapshot(path: Path) -> Snapshot:
