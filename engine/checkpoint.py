@@ -41,6 +41,7 @@ from engine.checkpoint_rules import (
     FORMAT,
     FORMAT_VERSION,
     MAX_META_BYTES,
+    OPTIONAL_META,
     STATE_META,
     ArrayRules,
     check_format,
@@ -109,6 +110,7 @@ class Checkpoint:
             state.append([layer[str(j)] for j in range(len(layer))])
         return {
             **{k: meta[k] for k in STATE_META},
+            **{k: meta[k] for k in OPTIONAL_META if k in meta},
             "params": self.group("param/"),
             "optimizer": self.group("optim/"),
             "state": state,
@@ -123,6 +125,7 @@ def layout(d: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     file is as it always was."""
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION}
     meta |= {k: d[k] for k in STATE_META}
+    meta |= {k: d[k] for k in OPTIONAL_META if k in d}
     record = record_for(d["config"]["cell"])
     if record is not None:
         meta[RECORD_KEY] = record

@@ -21,6 +21,7 @@ from engine.cells.registry import cell_type
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.npzread import Header
+from engine.schedule import Budget
 from engine.statedict import check_values, mapping, shown
 from engine.vocab import Vocab
 
@@ -39,6 +40,7 @@ STATE_META = (
     "corpus",
 )
 REQUIRED_META = ("format", "format_version", *STATE_META)
+OPTIONAL_META = ("budget",)  # absent from files written before budgets: none
 MAX_META_BYTES = 16 * 2**20  # a vocabulary of every Unicode character fits 4 times over
 MAX_VAL_ROWS = 2**24  # evaluations kept in history/val (256 MB): far more than any run makes
 ANY_FLOAT, ANY_INT = "f", "iu"  # dtype kinds wanted where the config's dtype is not
@@ -81,6 +83,8 @@ def check_meta(meta: dict[str, Any]) -> tuple[Config, Vocab]:
     try:
         vocab = Vocab(chars)
         check_values(meta)
+        if "budget" in meta:
+            Budget.from_dict(meta["budget"])
         config.check_memory(len(vocab))
     except CharrnnError as exc:
         raise CharrnnError(f"corrupt checkpoint ({exc})") from None

@@ -19,6 +19,9 @@ CELLS = BUILT_IN  # the built-in cells' names (engine/cells/); a user's cell joi
 OPTIMIZERS = ("adagrad", "adagrad-torch", "adam")
 DTYPES = ("float64", "float32")
 LOSS_REDUCTIONS = ("sum", "mean")
+# step: the presets' decay every lr_decay_every iterations, floored; anneal: held, then down
+# to the floor as the run's budget (--minutes or --iters) ends (engine/schedule.py).
+SCHEDULES = ("step", "anneal")
 RETIRED_FIELDS = frozenset({"sample_every", "sample_length"})
 ASSUMED_VOCAB = 256  # for size estimates before the vocabulary is known
 MAX_MEMORY_BYTES = 16 * 10**9  # far beyond what numpy trains at a useful speed on a CPU
@@ -46,6 +49,8 @@ class Config:
             "clip_norm",
             "lr_decay",
             "lr_decay_every",
+            "lr_floor",
+            "schedule",
             "eval_every",
             "val_chars",
             "workers",
@@ -70,6 +75,10 @@ class Config:
     clip_norm: float = 0.0  # global L2-norm clip over all gradients after `clip`; 0 disables
     lr_decay: float = 1.0  # step schedule: lr * lr_decay ** (iteration // lr_decay_every)
     lr_decay_every: int = 1000
+    schedule: str = "step"  # or "anneal" to the run's budget (engine/schedule.py)
+    # The lowest rate either schedule reaches, as a fraction of lr: step decay stops there,
+    # the anneal ends there (docs/presets.md: 1/20, measured).
+    lr_floor: float = 0.05
     dtype: str = "float64"
     loss: str = "sum"  # "sum" over the window (min-char-rnn) or "mean" per character
     init_scale: float = 0.01  # weights ~ randn * init_scale, biases zero
@@ -122,6 +131,7 @@ class Config:
             ("optimizer", OPTIMIZERS),
             ("dtype", DTYPES),
             ("loss", LOSS_REDUCTIONS),
+            ("schedule", SCHEDULES),
         ):
             if getattr(self, name) not in allowed:
                 raise CharrnnError(
@@ -136,6 +146,8 @@ class Config:
                 )
         if not 0 < self.lr_decay <= 1:
             raise CharrnnError(f"lr_decay must be in (0, 1], 1 for none (got {self.lr_decay})")
+        if not 0 <= self.lr_floor <= 1:
+            raise CharrnnError(f"lr_floor must be in [0, 1] (got {self.lr_floor})")
         for name in ("beta1", "beta2", "average"):
             if not 0 <= getattr(self, name) < 1:
                 raise CharrnnError(f"{name} must be in [0, 1) (got {getattr(self, name)})")
@@ -276,7 +288,9 @@ def describe(c: Config) -> str:
     if c.optimizer == "adam" and c.beta2 != Config.beta2:
         optimizer += f" beta2 {c.beta2:g}"
     parts = [model, f"B{c.batch}", f"seq {c.seq_length}", optimizer]
-    if c.lr_decay < 1:
+    if c.schedule == "anneal":
+        parts.append("anneal")
+    elif c.lr_decay < 1:
         parts.append(f"decay {c.lr_decay:g}/{c.lr_decay_every}")
     if c.dropout:
         parts.append(f"dropout {c.dropout:g}")

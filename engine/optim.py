@@ -3,7 +3,7 @@
 Every optimiser keeps all of its state as arrays in `self.state` (moments, Adam's step count);
 `state_dict` hands them out by name and `load_state_dict` checks and copies them back, so
 resuming is exact (a checkpoint stores them as `optim/<name>`).
-The learning rate is an attribute the trainer sets before each update from `scheduled_lr`.
+The learning rate is an attribute the trainer sets before each update (engine/schedule.py).
 """
 
 from __future__ import annotations
@@ -108,13 +108,6 @@ def clipping_of(config: Config, grads: Params) -> Clipping:
         scale=after / middle if middle > 0 else 1.0,
         norm_after=after,
     )
-
-
-def scheduled_lr(config: Config, iteration: int) -> float:
-    """Step decay: lr * lr_decay ** (iteration // lr_decay_every); exactly lr without decay."""
-    if config.lr_decay == 1:
-        return config.lr
-    return config.lr * config.lr_decay ** (iteration // config.lr_decay_every)
 
 
 class Adagrad(ArrayState):

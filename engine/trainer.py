@@ -18,8 +18,9 @@ from engine.errors import CharrnnError
 from engine.evaluate import lane_shape, validation_loss
 from engine.history import LossHistory
 from engine.model import CharModel, Forward
-from engine.optim import clip_elementwise, clip_global_norm, make_optimizer, scheduled_lr
+from engine.optim import clip_elementwise, clip_global_norm, make_optimizer
 from engine.sampling import SampleSettings, stream_sample
+from engine.schedule import Budget, learning_rate
 from engine.smoothing import LossSmoother
 from engine.statedict import check_rng, check_seed, check_values, load_arrays_into
 from engine.vocab import Vocab
@@ -110,6 +111,7 @@ class Trainer:
         self.smoother = LossSmoother.for_config(config, len(self.vocab))
         self.history = LossHistory()  # nats per character of every iteration, bounded
         self.elapsed = 0.0  # seconds spent training inside step(), evaluations excluded
+        self.budget = Budget()  # where the run ends, and what an annealed schedule ends at
         self.val_history: list[tuple[int, float]] = []  # (iteration, held-out nats/char)
 
     # -- training -----------------------------------------------------------------------
@@ -139,7 +141,7 @@ class Trainer:
         clip_elementwise(grads, self.config.clip)
         if self.config.clip_norm > 0:
             clip_global_norm(grads, self.config.clip_norm)
-        self.optimizer.lr = lr = scheduled_lr(self.config, self.iteration)
+        self.optimizer.lr = lr = self.learning_rate
         if observe is not None:
             observe.updating(self.params, grads)
         self.optimizer.update(self.params, grads)
@@ -178,6 +180,12 @@ class Trainer:
 
     def train(self, iterations: int) -> list[StepResult]:
         return [self.step() for _ in range(iterations)]
+
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next step trains at (engine/schedule.py)."""
+        progress = self.budget.progress(self.iteration, self.elapsed)
+        return learning_rate(self.config, self.iteration, progress)
 
     @property
     def loss_history(self) -> np.ndarray:
@@ -287,6 +295,8 @@ class Trainer:
             "iteration": self.iteration,
             "smooth_loss": self.smooth_loss,
             "elapsed": self.elapsed,
+            # Only a run with a budget says so: other files stay as they always were.
+            **({"budget": self.budget.to_dict()} if self.budget.limited else {}),
             "stream": self.stream.state_dict(),
             "rng": self.rng.bit_generator.state,
             "params": dict(self.params),
@@ -318,6 +328,8 @@ class Trainer:
             self.config, len(self.vocab), raw=float(d["smooth_loss"]), count=self.iteration
         )
         self.elapsed = float(d["elapsed"])
+        # Saved before budgets existed: none, as such a run had.
+        self.budget = Budget.from_dict(d["budget"]) if "budget" in d else Budget()
         self.rng.bit_generator.state = check_rng(d["rng"])
         if d["corpus"]["fingerprint"] == self.corpus.fingerprint:
             self.stream.load_state_dict(d["stream"])

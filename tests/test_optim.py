@@ -1,4 +1,4 @@
-"""Optimisers against hand-written references, clipping, the lr schedule, and exact resume."""
+"""Optimisers against hand-written references, clipping, the trainer's rate, and exact resume."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from engine.optim import (
     clip_global_norm,
     global_norm,
     make_optimizer,
-    scheduled_lr,
 )
 from engine.trainer import Trainer
 
@@ -114,14 +113,6 @@ def test_global_norm_clipping_keeps_float32() -> None:
     clip_global_norm(grads, 2.0)
     assert grads["a"].dtype == np.float32
     assert global_norm(grads) == pytest.approx(2.0, rel=1e-5)
-
-
-def test_step_decay_schedule() -> None:
-    c = Config(lr=0.1, lr_decay=0.5, lr_decay_every=10)
-    assert [scheduled_lr(c, n) for n in (0, 9, 10, 19, 20, 35)] == pytest.approx(
-        [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125]
-    )
-    assert scheduled_lr(Config(lr=0.1), 10**6) == 0.1  # no decay: exactly lr
 
 
 def test_trainer_applies_the_schedule_and_reports_it() -> None:
