@@ -10,6 +10,7 @@ from pathlib import Path
 
 import corpora
 from engine.config import Config
+from engine.schedule import Budget
 from engine.trainer import Trainer
 from tui.app import ConsoleApp
 from tui.links import InProcessLink
@@ -40,14 +41,19 @@ def make_session(
     pause_at: int | None = None,
     **settings: object,
 ) -> Session:
-    """A session on the tiny model; `settings` are RunSettings fields (TINY_RUN's by default)."""
+    """A session on the tiny model; `settings` are RunSettings fields (TINY_RUN's by default);
+    `pause_at` is an iteration budget, as --iters gives."""
     _, text = corpora.load("blog_sample")
+    trainer = trainer or tiny_trainer()
+    if pause_at is not None:
+        trainer.budget = Budget(iterations=pause_at)
+        settings["end_at_budget"] = True
     extra = {} if report_interval is None else {"report_interval": report_interval}
     return Session(
-        trainer or tiny_trainer(),
+        trainer,
         RunDir(run_dir).create(),
         post,
-        dataclasses.replace(TINY_RUN, stop_at=pause_at, **settings),  # type: ignore[arg-type]
+        dataclasses.replace(TINY_RUN, **settings),  # type: ignore[arg-type]
         text=text,
         start_paused=start_paused,
         **extra,  # type: ignore[arg-type]

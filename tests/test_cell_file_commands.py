@@ -93,8 +93,21 @@ def test_a_checkpoint_records_the_cell_and_a_built_in_ones_stays_as_it_was(
                "--save", "rnn.npz")[0] == 0  # fmt: skip
     meta = json.loads(np.load("rnn.npz")["meta"].tobytes())
     assert RECORD_KEY not in meta  # a built-in cell's file is as it always was
-    assert set(meta) == {"format", "format_version", "config", "vocab", "seed", "iteration",
-                         "smooth_loss", "elapsed", "stream", "rng", "corpus", "saved_at"}  # fmt: skip
+    assert set(meta) == {
+        "format",
+        "format_version",
+        "config",
+        "vocab",
+        "seed",
+        "iteration",
+        "smooth_loss",
+        "elapsed",
+        "stream",
+        "rng",
+        "corpus",
+        "saved_at",
+        "budget",
+    }  # fmt: skip  (--iters gives the run a budget)
 
 
 @pytest.mark.parametrize(

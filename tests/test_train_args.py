@@ -21,6 +21,7 @@ EXAMPLES = {
     options.non_negative: "1.5",
     options.fraction: "0.25",
     options.decay: "0.5",
+    options.share: "1",
     options.seed: "7",
     options.file_path: "-a file.npz",
     None: "a corpus.txt",
@@ -65,18 +66,20 @@ def test_train_args_has_a_field_for_each_train_option() -> None:
     assert fields == set(TRAIN.option_names)
 
 
-def test_a_run_moved_elsewhere_gets_what_remains_of_iters_and_keeps_save() -> None:
-    args = TrainArgs.parse(["alice", "--iters", "20000", "--save", "m.npz", "--hidden", "8",
-                            "--sample-every", "10", "--temperature", "0.8"])  # fmt: skip
+def test_a_run_moved_elsewhere_gets_what_remains_of_its_budget_and_keeps_save() -> None:
+    args = TrainArgs.parse(["alice", "--iters", "20000", "--minutes", "10", "--save", "m.npz",
+                            "--hidden", "8", "--sample-every", "10", "--temperature", "0.8"])  # fmt: skip
     latest = Path("runs/alice-1/latest.npz")
-    moved = args.continued(latest, 93, stop_at=20000, temperature=0.5)
-    assert moved.iters == 19907  # --iters counts from where the new process starts
+    moved = args.continued(latest, (19907, 7.5), temperature=0.5)
+    assert (moved.iters, moved.minutes) == (19907, 7.5)  # both count from where it starts
     assert moved.resume == str(latest) and moved.save == "m.npz" and moved.sample_every == 10
     assert moved.temperature == 0.5  # as the run samples now
     assert moved.changes == ()  # the checkpoint holds the model and schedule as trained
-    assert args.continued(latest, 93, stop_at=None, temperature=1.0).iters is None
-    assert args.continued(latest, 93, stop_at=93, temperature=1.0).iters == 0  # at the budget
-    assert args.continued(latest, 93, stop_at=90, temperature=1.0).iters is None  # trained past
+    assert not moved.finished
+    trained_past = args.continued(latest, None, temperature=1.0)
+    assert (trained_past.iters, trained_past.minutes) == (None, None) and not trained_past.finished
+    assert args.continued(latest, (0, None), temperature=1.0).finished  # at the budget
+    assert args.continued(latest, (None, 0.0), temperature=1.0).finished
 
 
 def test_the_background_process_gets_the_users_flags_and_the_run_dir() -> None:

@@ -243,6 +243,7 @@ class ConsoleApp(App[int]):
         status = self.status
         status.summary, status.corpus = info.summary, info.corpus
         status.iteration, status.elapsed = info.iteration, info.elapsed
+        status.lr, status.budget_seconds = info.lr, info.budget_seconds
         status.val_loss, status.val_iteration = info.val_loss, info.val_iteration
         self.loss_panel.reset(info.history, info.smooth_loss, info.val_loss, info.best_val_loss)
 
@@ -251,6 +252,7 @@ class ConsoleApp(App[int]):
         status.iteration = event.iteration
         status.chars_per_s = event.chars_per_s
         status.elapsed = event.elapsed
+        status.lr = event.lr
         status.val_loss, status.val_iteration = event.val_loss, event.val_iteration
         self.loss_panel.add(event.losses, event.smooth_loss, event.val_loss)
         self.samples.flush_if_due()

@@ -94,6 +94,8 @@ def run_background(
     session.policy.begin(trainer, args.corpus, args.preset, detached=True)
     print(f"pid {os.getpid()}: training {trainer.summary()} on {args.corpus}", flush=True)
     report = asyncio.run(RunServer(session, run_dir).serve())
+    if session.ended_by is not None:
+        print(f"{session.ended_by}: finished", flush=True)
     return _log_exit(report)
 
 

@@ -35,10 +35,8 @@ def run_console(args: TrainArgs, trainer: Trainer, settings: RunSettings, rundir
     if app.outcome == "detach" and rundir.latest in report.saved:
         # `d`: the state was saved between two steps; a background run resumes it exactly,
         # unless the run is at its --iters already (and saved, as it would end).
-        moved = args.continued(
-            rundir.latest, report.iteration, settings.stop_at, session.temperature
-        )
-        if moved.iters != 0:
+        moved = args.continued(rundir.latest, session.budget_left(), session.temperature)
+        if not moved.finished:
             return launch(moved, rundir)
     return exit_status(report, args.corpus, app.return_code or 0, shown_flags(args.cell_file))
 

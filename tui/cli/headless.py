@@ -79,6 +79,8 @@ def train_headless(
         print(f"\ninterrupted at iteration {report.iteration}", file=sys.stderr)
     elif log.stdout_closed:
         print(f"charrnn: stdout closed at iteration {report.iteration}", file=sys.stderr)
+    elif session.ended_by is not None:
+        print(f"{session.ended_by}: finished", file=sys.stderr)
     status = 130 if interrupted else STDOUT_CLOSED if log.stdout_closed else 0
     return _exit_status(session, report, status)
 

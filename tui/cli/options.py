@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import corpora
-from engine.config import CELLS, DTYPES, LOSS_REDUCTIONS, OPTIMIZERS, PRESETS
+from engine.config import CELLS, DTYPES, LOSS_REDUCTIONS, OPTIMIZERS, PRESETS, SCHEDULES
 from engine.limits import MAX_PASSAGE_CHARS, MAX_SAMPLE_LENGTH
 from engine.statedict import SEED_MAX
 
@@ -77,6 +77,10 @@ def non_negative(text: str) -> float:
 
 def fraction(text: str) -> float:
     return _value(text, _real, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def share(text: str) -> float:
+    return _value(text, _real, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 
 
 def decay(text: str) -> float:
@@ -174,6 +178,8 @@ HYPER_PARAMETERS: tuple[Option, ...] = (
     Option("clip_norm", "scale gradients so their joint L2 norm is at most C; 0 off", non_negative, metavar="C"),
     Option("lr_decay", "multiply the learning rate by F every --lr-decay-every iterations; 1 off", decay, metavar="F"),
     Option("lr_decay_every", "iterations between learning-rate decays", size, metavar="N"),
+    Option("schedule", "the learning rate's schedule: step (decay by --lr-decay every --lr-decay-every iterations) or anneal (held, then down to the floor over the last 40 percent of the budget: needs --minutes or --iters; the default with --minutes)", choices=SCHEDULES),
+    Option("lr_floor", "the lowest learning rate either schedule reaches, as a fraction of --lr (default 0.05); 0 lets step decay go on for ever", share, metavar="F"),
     Option("val_fraction", "hold out this tail of the corpus for validation; 0 none", fraction, metavar="F"),
     Option("eval_every", "validate every N iterations; 0 never", count, metavar="N"),
     Option("val_chars", "characters a validation pass predicts, evenly spread and the same each time; 0 all", count, metavar="N"),
@@ -193,6 +199,7 @@ OPTIONS: dict[str, Option] = {o.dest: o for o in (
     Option("runs", "run directories (or their metrics.jsonl files)", metavar="RUN_DIR", positional=True, many=True),
     Option("preset", "hyper-parameter preset (default: classic, which is min-char-rnn exactly)", choices=tuple(PRESETS)),
     Option("iters", "train N iterations from where the run starts, then save and stop (the console pauses there instead; default: until Ctrl-C or q)", count, metavar="N"),
+    Option("minutes", "train for M minutes of training time from where the run starts (fractions allowed; evaluations and pauses do not count), then save and stop as at --iters; with both, the first limit reached ends the run; the learning rate anneals to it (--schedule step keeps the decay)", positive, metavar="M"),
     Option("seed", f"seed for weights and sampling, 0 to {SEED_MAX} (train: default 0; sample: default random)", seed, metavar="N"),
     Option("save", "write a checkpoint here at the end and on Ctrl-C (refused, before training, if PATH is the corpus or not a regular file)", file_path, metavar="PATH"),
     Option("force", "let --save (train) or OUT (export) replace an existing file that charrnn did not write: one that is not a checkpoint, or not an export", flag=True),
@@ -255,7 +262,8 @@ class CommandSpec:
 RESUME_NOTE = (
     "Each overrides the --preset's value. On --resume the checkpoint's model and data layout "
     "are kept; only the training schedule (--lr, --clip, --clip-norm, --lr-decay, "
-    "--lr-decay-every, --eval-every, --val-chars, --workers) may change."
+    "--lr-decay-every, --schedule, --lr-floor, --eval-every, --val-chars, --workers) may "
+    "change."
 )
 ALL_HYPER_PARAMETERS = tuple(o.dest for o in HYPER_PARAMETERS)
 # Every command that builds a model of a checkpoint or a run takes the user's cell file.
@@ -270,7 +278,7 @@ COMMANDS: dict[str, CommandSpec] = {
     "train": CommandSpec(
         help="train a model (in the console, or --headless for min-char-rnn's plain log)",
         description="Train a model on CORPUS, from scratch or resumed from a checkpoint.",
-        options=("corpus", "headless", "detach", "background", "preset", "iters", "seed",
+        options=("corpus", "headless", "detach", "background", "preset", "iters", "minutes", "seed",
                  "save", "force", "resume", "sample_every", "log_every", "temperature",
                  "run_dir"),
         groups=(("console options (ignored with --headless)", "",

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import corpora
 from engine import checkpoint
 from engine.cells.user import UserCell
 from engine.config import preset
+from engine.errors import CharrnnError
 from engine.trainer import Trainer
 from tui.cli.cell_file import load_user_cell, refuse_both, with_cell
 from tui.cli.ownership import own
@@ -25,6 +27,7 @@ def train(args: TrainArgs) -> int:
     # A cell file first, whatever the front end: a bad one is one line before any training
     # (the launcher of a background run checks it too, where the user can read it).
     refuse_both(args.config_changes, args.cell_file)
+    check_schedule(args)
     user = load_user_cell(args)
     corpus_path = corpora.resolve(args.corpus).path
     if args.save is not None:  # before training: a refused target must not cost a run
@@ -42,7 +45,7 @@ def train(args: TrainArgs) -> int:
     run_dir = None if front_end == "headless" and not args.run_dir else make_run_dir(args)
     with own(run_dir) if run_dir else contextlib.nullcontext():  # before anything is written
         trainer = build_trainer(args, user)
-        settings = run_settings(args, trainer, corpus_path)
+        settings = run_settings(args, corpus_path)
         if front_end == "background":
             from tui.cli.background import run_background
 
@@ -61,21 +64,49 @@ def build_trainer(args: TrainArgs, user: UserCell | None = None) -> Trainer:
     of the user's own replaces the preset's cell; a checkpoint says which cell it holds
     (and refuses to load if it is a user's cell whose file this process was not given)."""
     name, text = corpora.load(args.corpus)
+    changes = schedule_changes(args)
     if args.resume:
-        return checkpoint.restore(checkpoint.load(args.resume), text, name, args.config_changes)
-    changes = with_cell(args.config_changes, user)
-    config = preset(args.preset or "classic").replace(**changes)
-    return Trainer(config, text, seed=args.seed or 0, corpus_name=name)
+        trainer = checkpoint.restore(checkpoint.load(args.resume), text, name, changes)
+    else:
+        config = preset(args.preset or "classic").replace(**with_cell(changes, user))
+        trainer = Trainer(config, text, seed=args.seed or 0, corpus_name=name)
+    trainer.budget = trainer.budget.extended(
+        trainer.iteration, trainer.elapsed, args.minutes, args.iters
+    )
+    if trainer.config.schedule == "anneal" and not trainer.budget.limited:
+        raise CharrnnError(NO_END)
+    return trainer
 
 
-def run_settings(args: TrainArgs, trainer: Trainer, corpus_path: Path) -> RunSettings:
-    """What the run does around its steps; --iters becomes the iteration it stops at."""
+NO_END = "--schedule anneal needs an end to anneal to: give --minutes M or --iters N"
+
+
+def schedule_changes(args: TrainArgs) -> dict[str, Any]:
+    """The hyper-parameter flags, with the anneal that a time budget brings unless
+    --schedule says otherwise (a budget in minutes ends at an iteration no one can know in
+    advance, so a step decay cannot be tuned to it)."""
+    changes = args.config_changes
+    if args.minutes is not None and "schedule" not in changes:
+        changes = {**changes, "schedule": "anneal"}
+    return changes
+
+
+def check_schedule(args: TrainArgs) -> None:
+    """An anneal asked for with no end, refused before anything starts (a resumed run's end
+    may be in its checkpoint: build_trainer checks that)."""
+    no_end = args.minutes is None and args.iters is None and not args.resume
+    if args.config_changes.get("schedule") == "anneal" and no_end:
+        raise CharrnnError(NO_END)
+
+
+def run_settings(args: TrainArgs, corpus_path: Path) -> RunSettings:
+    """What the run does around its steps (where it ends is the trainer's budget)."""
     return RunSettings(
         sample_every=args.sample_every,
         temperature=args.temperature,
         autosave_seconds=0.0 if args.headless else args.autosave_minutes * 60.0,
         save_to=None if args.save is None else Path(args.save),
-        stop_at=None if args.iters is None else trainer.iteration + args.iters,
+        end_at_budget=args.iters is not None or args.minutes is not None,
         corpus_path=corpus_path,
         force=args.force,
     )

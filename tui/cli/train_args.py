@@ -33,6 +33,7 @@ class TrainArgs:
     background: bool  # the detached process itself (--background, hidden)
     preset: str | None
     iters: int | None  # counted from the iteration the run starts at
+    minutes: float | None  # minutes of training time, counted from where the run starts
     seed: int | None
     save: str | None
     force: bool
@@ -92,22 +93,29 @@ class TrainArgs:
         )
 
     def continued(
-        self, state: Path, iteration: int, stop_at: int | None, temperature: float
+        self, state: Path, left: tuple[int | None, float | None] | None, temperature: float
     ) -> TrainArgs:
-        """This run, continued by another process from `state`, saved at `iteration`.
+        """This run, continued by another process from `state`.
 
         The checkpoint holds the model and its schedule as trained (a checkpoint loaded in
         the console too), so the hyper-parameter flags are left out: they could only
-        conflict with it. --iters counts from where a run starts, so the new process gets
-        what remains of the budget (`stop_at`, the absolute iteration): 0 at the budget, no
-        limit once the user has trained past it. Everything else (--save, --force,
-        --sample-every, --autosave-minutes, ...) is kept, with the temperature the run
-        samples at now."""
-        over = stop_at is None or iteration > stop_at
+        conflict with it. --iters and --minutes count from where a run starts, so the new
+        process gets what remains of the budget (`left`: iterations and minutes, as
+        Session.budget_left says; 0 at the budget, None once the user has trained past it
+        or when the run had no --iters or --minutes: it trains on, as this one would have).
+        Everything else (--save, --force, --sample-every, --autosave-minutes, ...) is kept,
+        with the temperature the run samples at now."""
+        iters, minutes = left if left is not None else (None, None)
         return dataclasses.replace(
             self,
             resume=str(state),
-            iters=None if over else stop_at - iteration,
+            iters=iters,
+            minutes=minutes,
             temperature=temperature,
             changes=(),
         )
+
+    @property
+    def finished(self) -> bool:
+        """Nothing of the budget is left: a continued run would stop before its first step."""
+        return self.iters == 0 or self.minutes == 0

@@ -25,6 +25,7 @@ from typing import Any
 from engine.config import PRESETS, Config, describe
 from engine.errors import CharrnnError
 from engine.files import open_regular
+from engine.schedule import Budget
 from engine.smoothing import LossSmoother, bias_corrected, smoothed_series, start_value
 from tui.runs.rundir import BEST, LATEST, METRICS
 
@@ -267,6 +268,7 @@ class MetricsFile:
 class RunInfo:
     preset: str | None = None
     config: Config | None = None
+    budget: Budget | None = None  # where the run ends, when it was given a budget
 
     @property
     def chars_per_iteration(self) -> int | None:
@@ -311,13 +313,22 @@ def _from_run_json(path: Path) -> RunInfo | None:
             data = json.loads(f.read(MAX_RUN_INFO_BYTES).decode("utf-8"))
         config = Config.described(data["config"]) if data.get("config") else None
         preset = data.get("preset")
+
     # Missing or unreadable (ValueError: bad JSON, bad UTF-8, CharrnnError for a bad config
     # or what is not a regular file): the checkpoint may still say.
     except (OSError, ValueError, TypeError, AttributeError, KeyError, RecursionError):
         return None
     if preset is not None and not isinstance(preset, str):
         preset = None
-    return RunInfo(preset or (preset_of(config) if config else None), config)
+    return RunInfo(preset or (preset_of(config) if config else None), config, _budget(data))
+
+
+def _budget(data: dict[str, Any]) -> Budget | None:
+    """run.json's budget; one that cannot be read marks nothing (the rest is still shown)."""
+    try:
+        return Budget.from_dict(data["budget"]) if data.get("budget") else None
+    except CharrnnError:
+        return None
 
 
 # -- a run directory as compare and the curves view see it -------------------------------

@@ -45,7 +45,9 @@ class RunSettings:
     metrics_every: int = 100  # iterations between metrics.jsonl records
     autosave_seconds: float = 0.0  # save latest.npz this often, 0 for never
     save_to: Path | None = None  # --save: also written when the run ends
-    stop_at: int | None = None  # --iters: the iteration the run stops (headless) or pauses at
+    # --iters or --minutes was given: the trainer's budget ends the run (or pauses the
+    # console). Without them a resumed run trains on, its schedule still ending where it did.
+    end_at_budget: bool = False
     corpus_path: Path | None = None  # the file trained on: never saved over
     force: bool = False  # --force: --save may replace a file that is not a checkpoint
 
@@ -85,6 +87,8 @@ def trainer_info(trainer: Trainer, points: int = HISTORY_POINTS) -> TrainerInfo:
         val_loss=trainer.last_val_loss,
         best_val_loss=trainer.best_val_loss,
         val_iteration=validated_at(trainer),
+        lr=trainer.learning_rate,
+        budget_seconds=trainer.budget.seconds,
     )
 
 
@@ -175,6 +179,7 @@ class RunPolicy:
         smooth = trainer.smooth_nats_per_char
         status.smooth_loss = smooth if math.isfinite(smooth) else None
         status.best_val_loss = trainer.best_val_loss
+        status.budget = trainer.budget.to_dict() if trainer.budget.limited else None
         self._status_written = time.monotonic()
         with contextlib.suppress(OSError):  # run.json informs; a full disk is said by the saves
             status.write(self.run_dir)

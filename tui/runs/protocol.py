@@ -174,6 +174,9 @@ class TrainerInfo:
     val_loss: float | None = None  # latest held-out nats/char, when the model has a split
     best_val_loss: float | None = None
     val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
+    lr: float | None = ruled(None, low=0, finite=True)  # the rate the next step trains at
+    # The training time (`elapsed`) at which the run's time budget ends, if it has one.
+    budget_seconds: float | None = ruled(None, low=0, finite=True)
 
 
 @dataclass
@@ -214,6 +217,7 @@ class Progress:
     elapsed: float = rule(low=0, finite=True)
     val_loss: float | None = None
     val_iteration: int | None = None  # `iteration` as it was when val_loss was measured
+    lr: float | None = ruled(None, low=0, finite=True)  # the rate the next step trains at
 
 
 @dataclass

@@ -128,7 +128,12 @@ class Session:
         self.paused = start_paused
         self.temperature = self.settings.temperature
         self.report_interval = report_interval
-        self.pause_at = self.settings.stop_at  # --iters, until reached
+        # The budget (--iters, --minutes) ends the run or pauses it once: space resumes past.
+        self.budget_open = self.settings.end_at_budget
+        self.budget_reached_at: int | None = None
+        # The time budget that finished the run, in words for the log (the iteration an
+        # --iters run ends at needs none: the user named it).
+        self.ended_by: str | None = None
         self.finished = False
         self.diverged_at: int | None = None  # the iteration that diverged, in a stopped run
         self.recent_samples: deque[SampleReady] = deque(maxlen=RECENT_SAMPLES)
@@ -220,8 +225,8 @@ class Session:
     def _train_one(self) -> None:
         trainer, policy = self.trainer, self.policy
         n = trainer.iteration
-        if n == self.pause_at:
-            self._reached_stop(n)
+        if self.budget_open and trainer.budget.spent(n, trainer.elapsed):
+            self._reached_budget(n)
             return
         if policy.sample_due(trainer):
             self._sample(None, "", requested=False)
@@ -245,15 +250,34 @@ class Session:
             self._on_step(result)
         self.policy.after_step(self.trainer, result)
 
-    def _reached_stop(self, n: int) -> None:
-        """--iters: finish, or pause (once: space resumes past it)."""
-        self.pause_at = None
+    def _reached_budget(self, n: int) -> None:
+        """--iters or --minutes: finish, or pause (once: space resumes past it)."""
+        self.budget_open, self.budget_reached_at = False, n
+        trainer = self.trainer
+        what = f"reached iteration {n:,} (--iters)"
+        if trainer.budget.time_ran_out(n, trainer.elapsed):
+            what = self.ended_by = (
+                f"spent the time budget at iteration {n:,}, "
+                f"{trainer.elapsed / 60:.3g} min of training (--minutes)"
+            )
         if self.mode.finish_at_stop:
             self._stopping = self.finished = True
-            self.post(Notice(f"reached iteration {n:,} (--iters): finished"))
+            self.post(Notice(f"{what}: finished"))
             return
         self._set_paused(True)
-        self.post(Notice(f"reached iteration {n:,} (--iters): paused; space resumes"))
+        self.post(Notice(f"{what}: paused; space resumes"))
+
+    def budget_left(self) -> tuple[int | None, float | None] | None:
+        """(iterations, minutes) the budget has left for a run continued elsewhere (`d`),
+        None once the user has trained past it (no limit then)."""
+        trainer, budget = self.trainer, self.trainer.budget
+        if not budget.limited or (
+            not self.budget_open and trainer.iteration != self.budget_reached_at
+        ):
+            return None
+        iters = None if budget.iterations is None else max(budget.iterations - trainer.iteration, 0)
+        left = budget.seconds_left(trainer.elapsed)
+        return iters, None if left is None else left / 60.0
 
     def _drain(self) -> None:
         while True:
@@ -329,6 +353,7 @@ class Session:
                     elapsed=self.trainer.elapsed,
                     val_loss=self.trainer.last_val_loss,
                     val_iteration=validated_at(self.trainer),
+                    lr=self.trainer.learning_rate,
                 )
             )
             self._pending = []  # a new list: the event keeps the old one
@@ -384,6 +409,8 @@ class Session:
             return
         self._report(time.perf_counter())
         self.trainer = trainer
+        # A loaded checkpoint's budget ends nothing: it trains until it is stopped.
+        self.budget_open = False
         self.policy.forget_samples()
         self.policy.restart_clock(trainer)
         self.post(Loaded(str(path), trainer_info(trainer)))

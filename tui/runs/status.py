@@ -47,6 +47,8 @@ class RunStatus:
     iteration: int = 0
     smooth_loss: float | None = None  # nats/char
     best_val_loss: float | None = None
+    # Where the run ends (engine/schedule.py's Budget as a dict): the curves mark it.
+    budget: dict[str, Any] | None = None
     updated: float = field(default_factory=time.time)
 
     def write(self, run_dir: RunDir) -> None:

@@ -36,6 +36,7 @@ SHOWN = ("both", "held-out", "training")
 TRAIN_MODE, VAL_MODE = HiResMode.BRAILLE, HiResMode.QUADRANT
 BEST_MARKER = "◆"
 TRAIN_LABEL = "training (smoothed)"
+BUDGET_LABEL = "budget's end"
 # Theme colours for runs in order (first one for a single run's training curve), with plain
 # names for when a theme lacks one.
 PALETTE = (
@@ -98,6 +99,25 @@ def series(
         keep = xs > 0
         xs, ys = np.log10(xs[keep]), ys[keep]
     return xs, ys
+
+
+def budget_end(run: RunCurves) -> float | None:
+    """The iteration at which the run's budget ends: its --iters, or where its training time
+    reaches --minutes (between two records, or at the speed so far while it has not), the
+    earlier of the two. None without a budget."""
+    budget = run.info.budget
+    if budget is None:
+        return None
+    ends = [] if budget.iterations is None else [float(budget.iterations)]
+    timed = [p for p in run.metrics.train if p.time]
+    if budget.seconds is not None and timed:
+        its = np.array([p.iteration for p in timed], dtype=float)
+        times = np.array([p.time for p in timed], dtype=float)
+        if times[-1] >= budget.seconds:
+            ends.append(float(np.interp(budget.seconds, times, its)))
+        else:
+            ends.append(its[-1] + (budget.seconds - times[-1]) * its[-1] / times[-1])
+    return min(ends, default=None)
 
 
 def thin(xs: np.ndarray, ys: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -342,6 +362,7 @@ class LossCurves(Vertical):
             plot.set_ylimits(*(limits or (None, None)))
         drawn = [self._draw_line(line, labelled=not several) for line in lines]
         drawn += self._draw_best(labelled=not several)
+        drawn += self._draw_budget_ends(lines, limits, labelled=not several)
         if several:
             drawn += self._draw_letters(lines, limits)
         self.drawn = drawn
@@ -403,6 +424,27 @@ class LossCurves(Vertical):
                 style = f"bold {self._colour(i, 'held-out')}"
                 self.plot.scatter(xs, ys, marker=BEST_MARKER, marker_style=style, label=label)
                 drawn.append(Drawn(i, "best", 1))
+        return drawn
+
+    def _draw_budget_ends(
+        self, lines: list[Line], limits: tuple[float, float] | None, labelled: bool
+    ) -> list[Drawn]:
+        """A vertical line where each run's budget (--minutes, --iters) ends."""
+        ys = [y for line in lines for y in line.ys]
+        low, high = limits or ((min(ys), max(ys)) if ys else (None, None))
+        if low is None or high is None:
+            return []
+        drawn = []
+        for i, run in enumerate(self.runs):
+            end = budget_end(run)
+            xs = None if end is None else x_values(run, np.array([end]), self.x_axis)
+            if xs is None or (self.log_x and xs[0] <= 0):
+                continue
+            x = float(np.log10(xs[0]) if self.log_x else xs[0])
+            label = BUDGET_LABEL if labelled else None
+            style = f"dim {self._colour(i)}"
+            self.plot.plot([x, x], [low, high], style, hires_mode=TRAIN_MODE, label=label)
+            drawn.append(Drawn(i, "budget", 1))
         return drawn
 
     def _draw_letters(self, lines: list[Line], limits: tuple[float, float] | None) -> list[Drawn]:

@@ -32,6 +32,8 @@ class StatusLine(Static):
     temperature = reactive(1.0)
     val_loss: reactive[float | None] = reactive(None)  # held-out nats/char, if evaluated
     val_iteration: reactive[int | None] = reactive(None)  # `iteration` when it was measured
+    lr: reactive[float | None] = reactive(None)  # the rate the next step trains at
+    budget_seconds: reactive[float | None] = reactive(None)  # `elapsed` at the time budget's end
     summary = reactive("")
     corpus = reactive("")
     run_dir = reactive("")
@@ -39,9 +41,15 @@ class StatusLine(Static):
     def render(self) -> Text:
         marker = {"running": "▶ running", "paused": "⏸ paused", "diverged": "✖ diverged"}
         speed = rate(self.chars_per_s) if self.state == "running" else "—"
+        # With a time budget (--minutes) what is left of it matters more than what was spent.
+        time = (
+            clock(self.elapsed)
+            if self.budget_seconds is None
+            else f"{clock(max(self.budget_seconds - self.elapsed, 0.0))} left"
+        )
         first = (
             f"{marker.get(self.state, self.state)}  iter {self.iteration:,}  "
-            f"{speed} chars/s  {clock(self.elapsed)}  temp {self.temperature:.1f}"
+            f"{speed} chars/s  {time}  temp {self.temperature:.1f}"
         )
         if self.val_loss is not None:
             # Measured now and then: where, so that an old figure never reads as current.
@@ -50,7 +58,8 @@ class StatusLine(Static):
         # The second line names the model, the corpus and where it saves; the run directory
         # gives way (from the left) when the terminal is narrow. A file's name may hold
         # escape sequences: shown() draws them.
-        head = f"{self.summary} · {shown(self.corpus)} · "
+        rate_now = "" if self.lr is None else f"lr {self.lr:.2g} · "
+        head = f"{rate_now}{self.summary} · {shown(self.corpus)} · "
         room = max(self.size.width - len(head), 12)
         run_dir = shown(self.run_dir)  # named after the corpus
         where = run_dir if len(run_dir) <= room else "…" + run_dir[-room + 1 :]
