@@ -77,6 +77,10 @@ class Baseline:
             f"B={s.batch}, seq {s.seq_length}, clip_grad_norm_ {s.clip_norm}, float32"
         )
 
+    def set_lr(self, lr: float) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+
     def step(self) -> float:
         x, y, reset = self.stream.next_window()
         if reset:
