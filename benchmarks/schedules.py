@@ -1,13 +1,14 @@
 """Learning-rate schedules side by side at a fixed number of iterations, as JSON.
 
     python benchmarks/schedules.py --preset gru --iters 4400 --seeds 0,1 \
-        --variants step,anneal:0.2,anneal:0.4,anneal:0.6
+        --variants step,anneal,hold:0.4
     python benchmarks/schedules.py --preset gru --iters 20000 --evaluate-at 10000,15000 \
         --variants step:0,step:0.05,step:0.1
 
 A variant is `step` (the preset's decay, with its floor), `step:F` (the decay floored at F
-times the rate; 0 for none) or `anneal:A` (held, then down to the floor over the last A of
-the run: engine/schedule.py with ANNEAL_FRACTION = A), annealed to `--iters`. Iterations,
+times the rate; 0 for none), `anneal` (engine/schedule.py's: geometric from the rate to the
+floor at `--iters`) or `hold:A` (the rate held, then in a straight line to the floor over the
+last A of the run: the shape the issue tried, which this script patches in). Iterations,
 not seconds, so the figures do not depend on the machine or its load: every variant of a seed
 sees the same windows in the same order, and the variants share their training up to the
 first iteration where their rates differ (one run, forked there). Each variant's held-out loss
@@ -32,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 class Variant:
     name: str
     changes: dict  # Config fields
-    fraction: float | None  # the anneal's decay fraction, for anneal variants
+    hold: float | None  # hold:A's decay fraction A; None for the engine's own shapes
 
 
 def parse_variant(spec: str) -> Variant:
@@ -42,10 +43,31 @@ def parse_variant(spec: str) -> Variant:
             spec, {"schedule": "step", **({"lr_floor": float(value)} if value else {})}, None
         )
     if kind == "anneal":
-        from engine.schedule import ANNEAL_FRACTION
+        return Variant(spec, {"schedule": "anneal"}, None)
+    if kind == "hold":
+        return Variant(spec, {"schedule": "anneal"}, float(value or 0.4))
+    raise SystemExit(f"unknown variant {spec!r} (step, step:F, anneal, hold:A)")
 
-        return Variant(spec, {"schedule": "anneal"}, float(value) if value else ANNEAL_FRACTION)
-    raise SystemExit(f"unknown variant {spec!r} (step, step:F, anneal:A)")
+
+GEOMETRIC = None  # engine/schedule.py's own anneal, kept while hold variants replace it
+
+
+def use_shape(variant: Variant) -> None:
+    """Make the engine's anneal this variant's shape (for the steps that follow)."""
+    from engine import schedule
+
+    global GEOMETRIC
+    GEOMETRIC = GEOMETRIC or schedule.annealed
+    if variant.hold is None:
+        schedule.annealed = GEOMETRIC
+        return
+
+    def hold_then_line(lr: float, floor: float, progress: float, a: float = variant.hold) -> float:
+        if progress <= 1 - a:
+            return lr
+        return floor + (lr - floor) * max(1 - (progress - (1 - a)) / a, 0.0)
+
+    schedule.annealed = hold_then_line
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -54,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--corpus", default="tinyshakespeare")
     p.add_argument("--iters", type=int, default=4400, help="iterations of every run")
     p.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    p.add_argument("--variants", default="step,anneal:0.4")
+    p.add_argument("--variants", default="step,anneal")
     p.add_argument(
         "--evaluate-at", default="", help="also evaluate at these iterations (comma-separated)"
     )
@@ -66,30 +88,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def rate_of(trainer, variant: Variant) -> float:
-    from engine import schedule
-
-    if variant.fraction is not None:
-        schedule.ANNEAL_FRACTION = variant.fraction
-    return trainer.learning_rate
-
-
 def fork_point(trainers: dict, variants: list[Variant], iters: int) -> int:
     """The first iteration at which two variants would train at different rates."""
     from engine import schedule
 
-    first = next(iter(trainers.values()))
     for n in range(iters):
         rates = set()
         for v in variants:
+            use_shape(v)
             t = trainers[v.name]
-            progress = t.budget.progress(n, 0.0)
-            if v.fraction is not None:
-                schedule.ANNEAL_FRACTION = v.fraction
-            rates.add(schedule.learning_rate(t.config, n, progress))
+            rates.add(schedule.learning_rate(t.config, n, t.budget.progress(n, 0.0)))
         if len(rates) > 1:
             return n
-    return first.budget.iterations or iters
+    return iters
 
 
 def run_seed(args: argparse.Namespace, text: str, seed: int) -> dict:
@@ -108,8 +119,8 @@ def run_seed(args: argparse.Namespace, text: str, seed: int) -> dict:
     lead = trainers[first.name]
     start = time.perf_counter()
     results: dict[str, dict] = {v.name: {} for v in args.variant_list}
+    use_shape(first)
     while lead.iteration < shared:
-        rate_of(lead, first)
         lead.step()
         if lead.iteration in args.checkpoints:
             loss = round(lead.evaluate(), 4)
@@ -120,8 +131,8 @@ def run_seed(args: argparse.Namespace, text: str, seed: int) -> dict:
         t = trainers[v.name]
         if t is not lead:
             t.load_state_dict(copy.deepcopy(state))
+        use_shape(v)
         while t.iteration < args.iters:
-            rate_of(t, v)
             t.step()
             if t.iteration in args.checkpoints:
                 results[v.name][str(t.iteration)] = round(t.evaluate(), 4)

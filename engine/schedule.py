@@ -5,8 +5,11 @@ Two shapes, chosen by `Config.schedule` (docs/presets.md has the measurements be
 - step:   lr * lr_decay ** (iteration // lr_decay_every), the presets' decay. It never
           goes below lr * lr_floor: unfloored, halving every 1,800 iterations would leave a
           twenty-minute run training at 2^-36 of its rate, learning nothing.
-- anneal: lr held for the first (1 - ANNEAL_FRACTION) of the budget, then straight down to
-          lr * lr_floor as the budget ends, and held there after. It needs a budget.
+- anneal: from lr down to lr * lr_floor as the budget ends, geometrically (the rate halves
+          every ln 2 / ln(1 / lr_floor) of the budget: 23% with the floor at 1/20), then
+          held at the floor. The presets' step decay, stretched to end with the budget
+          (docs/presets.md has why: a rate held high for the first 60% of a ten-minute run
+          ruined it). It needs a budget.
 
 A budget counts from the run's very start (iteration 0, no training time), so the schedule
 is a function of what the checkpoint holds (`iteration`, `elapsed`): a resumed run continues
@@ -23,8 +26,6 @@ from typing import Any
 from engine.config import Config
 from engine.errors import CharrnnError
 from engine.statedict import ITERATION_MAX, shown
-
-ANNEAL_FRACTION = 0.4  # the anneal decays over the last 40% of the budget
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,8 @@ def learning_rate(config: Config, iteration: int, progress: float) -> float:
 
 
 def annealed(lr: float, floor: float, progress: float) -> float:
-    """The anneal: `lr` until 1 - ANNEAL_FRACTION of the budget, then in a straight line
-    to `floor` at its end, and `floor` after (benchmarks/quality.py gives PyTorch the same)."""
-    start = 1.0 - ANNEAL_FRACTION
-    if progress <= start:
-        return lr
-    left = max(1.0 - (progress - start) / ANNEAL_FRACTION, 0.0)
-    return floor + (lr - floor) * left
+    """The anneal at `progress` through the budget: lr * (floor / lr) ** progress, so `lr` at
+    the start and `floor` at the end and after (benchmarks/quality.py gives PyTorch the same).
+    A floor of 0 (never reached geometrically) ends the run at lr / 1000."""
+    end = floor if floor > 0 else lr * 1e-3
+    return lr * (end / lr) ** min(max(progress, 0.0), 1.0)

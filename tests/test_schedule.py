@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from engine import checkpoint
 from engine.config import Config
 from engine.errors import CharrnnError
-from engine.schedule import ANNEAL_FRACTION, Budget, learning_rate
+from engine.schedule import Budget, learning_rate
 from engine.trainer import Trainer
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
@@ -29,15 +30,17 @@ def test_step_decay_halves_on_schedule_and_stops_at_the_floor() -> None:
     assert learning_rate(Config(lr=0.1), 10**6, 0.0) == 0.1  # no decay: exactly lr
 
 
-def test_the_anneal_holds_then_falls_in_a_line_to_the_floor_and_stays() -> None:
+def test_the_anneal_falls_geometrically_to_the_floor_at_the_end_and_stays() -> None:
     c = Config(lr=0.1, schedule="anneal", lr_floor=0.05)
-    start = 1 - ANNEAL_FRACTION
-    assert learning_rate(c, 0, 0.0) == learning_rate(c, 10**6, start) == 0.1
-    halfway = learning_rate(c, 0, start + ANNEAL_FRACTION / 2)
-    assert halfway == pytest.approx(0.005 + (0.1 - 0.005) / 2)
+    assert learning_rate(c, 0, 0.0) == 0.1
+    assert learning_rate(c, 0, 0.5) == pytest.approx(0.1 * 0.05**0.5)  # halfway in log terms
+    # it halves every ln 2 / ln 20 of the budget, as a step decay stretched to the budget
+    halving = math.log(2) / math.log(20)
+    assert learning_rate(c, 0, 0.3 + halving) == pytest.approx(learning_rate(c, 0, 0.3) / 2)
     assert learning_rate(c, 0, 1.0) == learning_rate(c, 0, 7.0) == pytest.approx(0.005)
     # the iteration count means nothing to the anneal, only the progress through the budget
     assert learning_rate(c, 5, 0.9) == learning_rate(c, 50_000, 0.9)
+    assert learning_rate(c.replace(lr_floor=0.0), 0, 1.0) == pytest.approx(1e-4)  # lr / 1000
 
 
 def test_a_budget_ends_at_whichever_limit_comes_first() -> None:
@@ -59,13 +62,13 @@ def test_minutes_and_iters_on_resume_count_from_there_and_replace_the_budget() -
 
 
 def test_an_extended_anneal_goes_back_up_to_where_the_longer_schedule_is() -> None:
-    # a ten-minute run extended by five: at 600 s of 900 it is 2/3 of the way, so the rate
-    # is back up from the floor to (1 - (2/3 - 0.6) / 0.4) of the way from floor to lr
+    # a ten-minute run extended by five is 2/3 of the way through its new budget: its rate
+    # goes back up from the floor (1/20) to 20 ** (-2/3), about 1/7.4 of lr
     c = Config(lr=0.1, schedule="anneal", lr_floor=0.05)
     budget = Budget(seconds=600.0).extended(4000, 600.0, 5.0, None)
     rate = learning_rate(c, 4000, budget.progress(4000, 600.0))
-    assert rate == pytest.approx(0.005 + 0.095 * (1 - (2 / 3 - 0.6) / 0.4))
-    assert 0.08 < rate < 0.09
+    assert rate == pytest.approx(0.1 * 20 ** (-2 / 3))
+    assert 0.013 < rate < 0.014
 
 
 def _anneal_trainer() -> Trainer:
@@ -78,8 +81,9 @@ def _anneal_trainer() -> Trainer:
 def test_the_trainer_anneals_to_an_iteration_budget() -> None:
     trainer = _anneal_trainer()
     rates = [trainer.step().lr for _ in range(24)]
-    assert rates[:13] == [0.05] * 13  # held for the first 60% (iterations 0-12)
-    assert all(a > b for a, b in itertools.pairwise(rates[12:21]))
+    assert rates[0] == 0.05  # the preset's rate at the start
+    assert all(a > b for a, b in itertools.pairwise(rates[:21]))  # falling all the way
+    assert rates[10] == pytest.approx(0.05 * 0.05**0.5)  # halfway through the 20 iterations
     assert rates[20:] == pytest.approx([0.05 * 0.05] * 4)  # at the floor from the end on
 
 
@@ -105,8 +109,8 @@ def test_a_time_budget_follows_the_training_time_saved(tmp_path: Path) -> None:
     trainer.elapsed = 80.0  # as a checkpoint records it: training time, pauses excluded
     path = checkpoint.save(trainer, tmp_path / "t.npz")
     resumed = checkpoint.restore(checkpoint.load(path), TEXT, "corpus")
-    assert resumed.learning_rate == pytest.approx(0.005 + 0.095 * 0.5)
-    assert resumed.step().lr == pytest.approx(0.005 + 0.095 * 0.5)
+    assert resumed.learning_rate == pytest.approx(0.1 * 0.05**0.8)
+    assert resumed.step().lr == pytest.approx(0.1 * 0.05**0.8)
 
 
 def _rewritten(saved: Path, out: Path, edit) -> Path:
