@@ -197,7 +197,7 @@ def test_serves_viewers_build_the_cell_from_the_file_given(tmp_path) -> None:
 
 def test_d_and_detach_hand_the_cell_file_on() -> None:
     args = TrainArgs.parse(["alice", "--cell-file", "my cells/mgu.py:MGUCell", "--cell-changed-ok"])
-    moved = args.continued(Path("run/latest.npz"), 10, None, 1.0)
+    moved = args.continued(Path("run/latest.npz"), (10, None), 1.0)
     argv = moved.in_background(Path("run")).to_argv()
     assert "--cell-file=my cells/mgu.py:MGUCell" in argv and "--cell-changed-ok" in argv
     assert TrainArgs.parse(argv[1:]).cell_file == "my cells/mgu.py:MGUCell"
