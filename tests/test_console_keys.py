@@ -324,9 +324,16 @@ async def test_divergence_pauses_with_a_message_and_no_nan_reaches_the_sparkline
     async with app.run_test(size=SIZE) as pilot:
         sparkline = app.query_one("#sparkline")
         # The history the run started with reaches the sparkline with the welcome, which may
-        # be drawn just after the divergence is reported.
-        await wait_for(pilot, lambda: app.status.state == "diverged" and bool(sparkline.data))
-        assert "diverged" in app.message_line.text
+        # be drawn just after the divergence is reported; the state changes one message
+        # before the notice that explains it.
+        await wait_for(
+            pilot,
+            lambda: (
+                app.status.state == "diverged"
+                and bool(sparkline.data)
+                and "diverged" in app.message_line.text
+            ),
+        )
         assert "lower learning rate" in app.message_line.text
         assert all(np.isfinite(sparkline.data))
         await press(pilot, "space")
