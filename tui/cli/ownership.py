@@ -48,6 +48,11 @@ def live_run_refusal(run_dir: RunDir, pid: int | None) -> str:
 
 
 def _refuse_if_live_without_lock(run_dir: RunDir) -> None:
-    if describe_state(run_dir)[0] == "live":
+    live = describe_state(run_dir)[0] == "live"
+    if live and lock.probe(run_dir.lock).state in ("held", "free"):
+        # A run that started meanwhile made the lock file: judged by its lock, which
+        # take() waits on for the owner's PID (run.json may not name it yet).
+        return
+    if live:
         pid = (read_status(run_dir) or {}).get("pid")
         raise CharrnnError(live_run_refusal(run_dir, pid if isinstance(pid, int) else None))
