@@ -6,8 +6,8 @@
     python benchmarks/quality.py --preset gru,long --budgets 120,600 --schedule both
 
 With `--schedule anneal` each budget is a run of its own, as `charrnn train --minutes M`
-trains it: the learning rate held, then annealed to the preset's floor over the budget's last
-40% (engine/schedule.py), and PyTorch's Adam gets the same schedule from its own rate. With
+trains it: the learning rate falls geometrically from the preset's rate to its floor as the
+budget ends (engine/schedule.py), and PyTorch's Adam gets the same schedule from its own rate. With
 `--schedule step` (the default) one run per preset passes every budget, with the preset's
 step decay, and PyTorch keeps its tuned constant rate. `both` does each, side by side.
 
