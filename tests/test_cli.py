@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from races import ROUNDS
 
 import corpora
 from engine import checkpoint
@@ -310,6 +311,27 @@ def test_ctrl_c_saves_and_exits(tmp_path: Path) -> None:
     assert proc.returncode == 130
     assert "interrupted at iteration" in err and "Traceback" not in err
     assert checkpoint.load(target).iteration > 20
+
+
+def test_ctrl_c_as_training_starts_stops_and_saves_every_time(tmp_path: Path) -> None:
+    """Ctrl-C the moment the first step is logged: the main thread may still be inside
+    Thread.start(), where a KeyboardInterrupt used to leave the training thread running
+    for ever (CI saw test_ctrl_c_saves_and_exits hang once)."""
+    for attempt in range(max(5, ROUNDS)):
+        target = tmp_path / f"early{attempt}.npz"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "train", "blog_sample", "--headless",
+             "--save", str(target), "--sample-every", "0", "--log-every", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        while not proc.stdout.readline().startswith("iter 1,"):
+            pass
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "interrupted at iteration" in err and "Traceback" not in err
+        assert checkpoint.load(target).iteration >= 1
 
 
 def read_then_close(argv: list[str], lines: int) -> tuple[int, str]:

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from races import ROUNDS
 from run_support import TINY_FLAGS, alive, charrnn, start_detached, stop_run, wait_until
 
 from engine.errors import CharrnnError
@@ -25,10 +26,7 @@ from tui.runs import lock
 from tui.runs.rundir import RunDir
 from tui.runs.status import describe_state
 
-# Starting two real runs costs seconds, so the suite races them a few times; the 20
-# tries: CHARRNN_RACE_ROUNDS=20. The in-process races below run at least 20 rounds (more
-# with a larger CHARRNN_RACE_ROUNDS, to hunt a rare race).
-ROUNDS = int(os.environ.get("CHARRNN_RACE_ROUNDS", "3"))
+# The in-process races below are cheap: at least 20 rounds, more with CHARRNN_RACE_ROUNDS.
 RACES = max(20, ROUNDS)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 
 from engine.trainer import StepResult, Trainer
 from tui.cli.terminal import STDOUT_CLOSED, silence_stdout
@@ -65,41 +67,53 @@ def train_headless(
     log = Log(args.log_every, stop)
     session = Session(trainer, run_dir, log.event, settings, mode=HEADLESS, on_step=log.step)
     session.policy.begin(trainer, args.corpus, args.preset, detached=False)
-    interrupted = False
-    try:
+    with ctrl_c_sets(stop) as interrupted:
         log.out(f"data has {trainer.corpus.length} characters, {len(trainer.vocab)} unique.")
         log.out(validation_note(trainer))
-    except KeyboardInterrupt:  # before the first step: the run stops there, and saves
-        interrupted = True
-        stop.set()
-    interrupted = _run(session, stop) or interrupted
+        _run(session, stop)
     report = session.exit_report
     assert report is not None
-    if interrupted:
+    if interrupted.is_set():
         print(f"\ninterrupted at iteration {report.iteration}", file=sys.stderr)
     elif log.stdout_closed:
         print(f"charrnn: stdout closed at iteration {report.iteration}", file=sys.stderr)
     elif session.ended_by is not None:
         print(f"{session.ended_by}: finished", file=sys.stderr)
-    status = 130 if interrupted else STDOUT_CLOSED if log.stdout_closed else 0
+    status = 130 if interrupted.is_set() else STDOUT_CLOSED if log.stdout_closed else 0
     return _exit_status(session, report, status)
 
 
-def _run(session: Session, stop: threading.Event) -> bool:
-    """Train in a thread until it ends; True if Ctrl-C stopped it. A second Ctrl-C while
-    the run saves is ignored: the save takes a moment, and it is what Ctrl-C asked for."""
-    done = threading.Event()  # waited on, not join(): an interrupted join can lose track
+@contextlib.contextmanager
+def ctrl_c_sets(stop: threading.Event) -> Iterator[threading.Event]:
+    """Ctrl-C as a flag for the time of the run: it sets `stop` (and the event yielded) and
+    never raises. A KeyboardInterrupt can land anywhere in the main thread, even between a
+    lock's acquire and release inside Event.wait() or Thread.start(), and the training thread
+    then waits for ever (CI saw Ctrl-C hang a headless run once). A second Ctrl-C while the
+    run saves is ignored: the save is what Ctrl-C asked for."""
+    interrupted = threading.Event()
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # first: no second handler inside this one
+        interrupted.set()
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # only the main thread receives signals
+        return
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run(session: Session, stop: threading.Event) -> None:
+    """Train in a thread until it ends (the main thread waits, answering signals)."""
+    done = threading.Event()
     thread = threading.Thread(target=_train_in_thread, args=(session, stop, done))
     thread.start()
-    interrupted = False
-    while not done.is_set():
-        try:
-            done.wait()
-        except KeyboardInterrupt:
-            interrupted = True
-            stop.set()
+    done.wait()
     thread.join()
-    return interrupted
 
 
 def _train_in_thread(session: Session, stop: threading.Event, done: threading.Event) -> None:
